@@ -1,0 +1,64 @@
+"""The error catalogue: each platform error code with its HTTP status and the reference's text.
+
+Raise sites name only the code (``PlatformError(E.DEVICE_NOT_FOUND)``), so one code always leaves with one
+status and one text. Statuses follow DECISIONS G1: never a 2xx for an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: str
+    status: int
+    text: str
+    line: int  # where the row stands in spec/api-reference.txt
+
+
+class E(Enum):
+    INTERNAL = ErrorSpec("100001", 500, "Internal server error.", 775)
+    INVALID_VERIFY_CODE = ErrorSpec("100003", 400, "Invalid verify code.", 760)
+    BAD_REQUEST_MESSAGE = ErrorSpec("100007", 400, "Bad request message.", 761)
+    INPUT_INVALID = ErrorSpec("100022", 400, "The input is invalid.", 1118)
+    INPUT_INVALID_50400 = ErrorSpec("50400", 400, "The input is invalid.", 638)
+    APP_KEY_MISSING = ErrorSpec("100025", 401, "AppId for auth not exist.", 767)
+    APP_NOT_EXISTED = ErrorSpec("100203", 403, "The application is not existed.", 768)
+    APP_SECRET_WRONG = ErrorSpec("100208", 401, "AppId or secret is not right.", 565)
+    APP_INPUT_INVALID = ErrorSpec("100216", 400, "The application input is invalid.", 1920)
+    APP_NOT_AUTHORIZED = ErrorSpec("100217", 403, "The application hasn't been authorized.", 891)
+    GATEWAY_AND_PAGE_NULL = ErrorSpec("100218", 400, "The gatewayId and pageNo cannot be both null.", 1921)
+    DEVICE_NOT_FOUND = ErrorSpec("100403", 404, "The device is not existed.", 999)
+    PARAMETER_INVALID = ErrorSpec("100405", 400, "The request parameter is invalid.", 1682)
+    DEVICE_DATA_NOT_FOUND = ErrorSpec("100418", 404, "The deviceData is not existed.", 1000)
+    NODE_ID_DUPLICATED = ErrorSpec("100426", 400, "The nodeId is duplicated.", 765)
+    SERVICE_TYPE_NOT_FOUND = ErrorSpec("100431", 400, "The serviceType is not exist.", 1357)
+    IS_SECURE_INVALID = ErrorSpec("100440", 400, "The isSecure is invalid.", 1119)
+    APP_FROZEN = ErrorSpec("100449", 400, "The device is frozen cant operate.", 563)
+    DEVICE_NOT_ACTIVE = ErrorSpec("100610", 400, "Device is not active.", 989)
+    DEVICE_ONLINE = ErrorSpec("100611", 400, "Device is online.", 990)
+    REQUIRED_PARAMETER_EMPTY = ErrorSpec("102202", 400, "Required Parameter is null or empty.", 564)
+    TOKEN_INVALID = ErrorSpec("1010005", 403, "App_key or access_token is invalid.", 773)
+    THROTTLED = ErrorSpec("1010009", 403, "app throttle exceed.", 770)
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return self.value
+
+
+class PlatformError(Exception):
+    """A failure the client is told about with a catalogue code."""
+
+    def __init__(self, error: E, detail: str | None = None) -> None:
+        super().__init__(detail or error.spec.text)
+        self.error = error
+        self.detail = detail
+
+    @property
+    def status(self) -> int:
+        return self.error.spec.status
+
+    def body(self) -> dict[str, str]:
+        return {"error_code": self.error.spec.code, "error_desc": self.error.spec.text}

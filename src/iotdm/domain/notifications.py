@@ -1,0 +1,61 @@
+"""notifyType vocabulary and the payload builders of §1.6.7 (pure: rows in, JSON-ready dicts out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from iotdm.domain.devices import device_info
+
+
+class NotifyType(StrEnum):
+    DEVICE_ADDED = "deviceAdded"
+    BIND_DEVICE = "bindDevice"
+    DEVICE_INFO_CHANGED = "deviceInfoChanged"
+    DEVICE_DELETED = "deviceDeleted"
+
+
+class BindResult(StrEnum):
+    SUCCEEDED = "succeeded"
+    EXPIRED = "expired"
+
+
+def device_added(row: Mapping[str, Any]) -> dict[str, Any]:
+    """§1.6.7.1 L2798."""
+    return {
+        "notifyType": NotifyType.DEVICE_ADDED.value,
+        "deviceId": row["device_id"],
+        "gatewayId": row["gateway_id"],
+        "nodeType": row["node_type"],
+        "deviceInfo": device_info(row, full=False),
+    }
+
+
+def bind_device(row: Mapping[str, Any], result: BindResult) -> dict[str, Any]:
+    """§1.6.7.2 L2917."""
+    return {
+        "notifyType": NotifyType.BIND_DEVICE.value,
+        "deviceId": row["device_id"],
+        "resultCode": result.value,
+        "deviceInfo": device_info(row, full=False),
+    }
+
+
+def device_info_changed(row: Mapping[str, Any]) -> dict[str, Any]:
+    """§1.6.7.3 L3027: the full DeviceInfo snapshot after the change."""
+    return {
+        "notifyType": NotifyType.DEVICE_INFO_CHANGED.value,
+        "deviceId": row["device_id"],
+        "gatewayId": row["gateway_id"],
+        "deviceInfo": device_info(row, full=False),
+    }
+
+
+def device_deleted(row: Mapping[str, Any]) -> dict[str, Any]:
+    """§1.6.7.9 L3485."""
+    return {
+        "notifyType": NotifyType.DEVICE_DELETED.value,
+        "deviceId": row["device_id"],
+        "gatewayId": row["gateway_id"],
+    }

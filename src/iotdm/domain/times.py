@@ -1,0 +1,35 @@
+"""The reference's time format: UTC ``yyyyMMdd'T'HHmmss'Z'`` (DECISIONS G2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+_FORMAT = "%Y%m%dT%H%M%SZ"
+_EVENT_TIME_FORMATS = (_FORMAT, "%Y%m%dT%H:%M:%SZ")
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an input time; raises ValueError when it is not in the reference's format."""
+    if len(text) != 16:
+        raise ValueError(f"not a yyyyMMdd'T'HHmmss'Z' time: {text!r}")
+    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+
+
+def parse_event_time(text: object) -> datetime | None:
+    """A device's ``eventTime``: either format of G2, or None when missing or invalid."""
+    if not isinstance(text, str):
+        return None
+    for fmt in _EVENT_TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

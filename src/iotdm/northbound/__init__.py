@@ -1,0 +1,1 @@
+"""The northbound REST API (reference chapter 1): FastAPI app, DTOs, one route module per section."""

@@ -1,0 +1,1 @@
+"""Pydantic models with the reference's field names: request validation and the OpenAPI document."""

@@ -1,0 +1,21 @@
+"""Constrained field types shared by the DTOs (the reference's String(n), String(a-b), Integer ranges)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from iotdm.domain.devices import is_valid_psk
+
+
+def _check_psk(value: str) -> str:
+    if not is_valid_psk(value):
+        raise ValueError("psk must be 8-32 hexadecimal characters")
+    return value
+
+
+Str256 = Annotated[str, Field(max_length=256)]
+Str1To256 = Annotated[str, Field(min_length=1, max_length=256)]
+Psk = Annotated[str, AfterValidator(_check_psk)]
+Timeout = Annotated[int, Field(ge=0, le=2147483647, description="Seconds; 0 = never expires.")]

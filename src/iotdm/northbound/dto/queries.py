@@ -1,0 +1,97 @@
+"""§1.4.9 and §1.5.1–1.5.2 response bodies (documentation: handlers build them from domain views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class DeviceInfoOut(BaseModel):
+    """DeviceInfoQueryDTO (§1.5.1 L1565); the shadow's DeviceInfo lacks imsi and radiusIp."""
+
+    nodeId: str
+    name: str | None
+    description: str | None
+    manufacturerId: str | None
+    manufacturerName: str | None
+    mac: str | None
+    location: str | None
+    deviceType: str | None
+    model: str | None
+    swVersion: str | None
+    fwVersion: str | None
+    hwVersion: str | None
+    imsi: str | None = None
+    protocolType: str | None
+    radiusIp: str | None = None
+    bridgeId: str | None
+    status: str
+    statusDetail: str
+    mute: str
+    supportedSecurity: str | None
+    isSecurity: str
+    signalStrength: str | None
+    sigVersion: str | None
+    serialNumber: str | None
+    batteryLevel: str | None
+
+
+class ServiceInfo(BaseModel):
+    muteCmds: list[str] | None
+
+
+class DeviceServiceOut(BaseModel):
+    serviceId: str
+    serviceType: str | None
+    serviceInfo: ServiceInfo | None
+    data: dict[str, Any] | None
+    eventTime: str | None
+
+
+class AlarmInfo(BaseModel):
+    alarmSeverity: str | None
+    alarmStatus: bool | None
+    alarmTime: str | None
+
+
+class DeviceOut(BaseModel):
+    """QueryDeviceDTO4Cloud2NA (§1.5.1 L1540)."""
+
+    deviceId: str
+    gatewayId: str
+    nodeType: str
+    createTime: str
+    lastModifiedTime: str
+    deviceInfo: DeviceInfoOut
+    services: list[DeviceServiceOut]
+    alarmInfo: AlarmInfo | None
+
+
+class DevicesPageOut(BaseModel):
+    """§1.5.2 L1760."""
+
+    totalCount: int
+    pageNo: int
+    pageSize: int
+    devices: list[DeviceOut]
+
+
+class ShadowServiceOut(BaseModel):
+    serviceId: str
+    reportedProps: dict[str, Any] | None
+    desiredProps: dict[str, Any] | None
+    eventTime: str | None
+    serviceType: str | None
+
+
+class ShadowOut(BaseModel):
+    """§1.4.9 L1398."""
+
+    deviceId: str
+    gatewayId: str
+    nodeType: str
+    createTime: str
+    lastModifiedTime: str
+    deviceInfo: DeviceInfoOut
+    services: list[ShadowServiceOut]

@@ -1,0 +1,99 @@
+"""§1.5 Data collection: querying one device and devices in batches."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from iotdm.domain.devices import NodeType, Status
+from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.times import parse_time
+from iotdm.northbound.deps import Svc, TargetApp
+from iotdm.northbound.dto.queries import DeviceOut, DevicesPageOut
+from iotdm.northbound.responses import json_body
+from iotdm.northbound.validation import on_invalid
+from iotdm.services.clock import from_datetime
+from iotdm.store.devices import DeviceFilter
+
+router = APIRouter(tags=["1.5 Data collection"])
+
+_SELECT_DOC = "IMSI: include deviceInfo.imsi."
+
+
+def _wants_imsi(select: str | None) -> bool:
+    """``select`` takes the one value IMSI, in any case (the example sends ``imsi``)."""
+    if select is None:
+        return False
+    if select.upper() != "IMSI":
+        raise PlatformError(E.PARAMETER_INVALID)
+    return True
+
+
+def _choice(value: str | None, allowed: type[NodeType] | type[Status]) -> str | None:
+    if value is not None and value not in allowed.__members__:
+        raise PlatformError(E.PARAMETER_INVALID)
+    return value
+
+
+def _time_ms(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return from_datetime(parse_time(value))
+    except ValueError as exc:
+        raise PlatformError(E.PARAMETER_INVALID) from exc
+
+
+@router.get("/iocm/app/dm/v1.4.0/devices/{deviceId}", responses={200: {"model": DeviceOut}})
+@on_invalid(E.PARAMETER_INVALID)
+async def query_device(
+    deviceId: str,
+    app_id: TargetApp,
+    svc: Svc,
+    select: Annotated[str | None, Query(description=_SELECT_DOC)] = None,
+) -> Response:
+    """§1.5.1 L1519: one device with the latest data of its services."""
+    return json_body(await svc.queries.one(app_id, deviceId, with_imsi=_wants_imsi(select)))
+
+
+@router.get("/iocm/app/dm/v1.4.0/devices", responses={200: {"model": DevicesPageOut}})
+@on_invalid(E.PARAMETER_INVALID, pageNo=E.APP_INPUT_INVALID, pageSize=E.APP_INPUT_INVALID)
+async def query_devices(
+    app_id: TargetApp,
+    svc: Svc,
+    gatewayId: str | None = None,
+    nodeType: Annotated[str | None, Query(description="ENDPOINT, GATEWAY or UNKNOWN.")] = None,
+    deviceType: str | None = None,
+    location: str | None = None,
+    name: str | None = None,
+    pageNo: Annotated[int | None, Query(ge=0, description="Default 0.")] = None,
+    pageSize: Annotated[int, Query(ge=1, le=250)] = 25,
+    status: Annotated[str | None, Query(description="ONLINE, OFFLINE, INACTIVE or ABNORMAL.")] = None,
+    startTime: Annotated[str | None, Query(description="Registered at or after (yyyyMMdd'T'HHmmss'Z').")] = None,
+    endTime: Annotated[str | None, Query(description="Registered before (yyyyMMdd'T'HHmmss'Z').")] = None,
+    sort: Annotated[str | None, Query(description="ASC or DESC by registration time; default DESC.")] = None,
+    select: Annotated[str | None, Query(description=_SELECT_DOC)] = None,
+) -> Response:
+    """§1.5.2 L1696: devices of the app matching every given filter, a page at a time."""
+    if gatewayId is None and pageNo is None:
+        raise PlatformError(E.GATEWAY_AND_PAGE_NULL)
+    if sort is not None and sort.upper() not in ("ASC", "DESC"):
+        raise PlatformError(E.PARAMETER_INVALID)
+    with_imsi = _wants_imsi(select)
+    page_no = pageNo or 0
+    f = DeviceFilter(
+        app_id=app_id,
+        gateway_id=gatewayId,
+        node_type=_choice(nodeType, NodeType),
+        device_type=deviceType,
+        location=location,
+        name=name,
+        status=_choice(status, Status),
+        created_from=_time_ms(startTime),
+        created_before=_time_ms(endTime),
+        ascending=sort is not None and sort.upper() == "ASC",
+    )
+    page = await svc.queries.page(f, page_no, pageSize, with_imsi=with_imsi)
+    return json_body({"totalCount": page.total, "pageNo": page_no, "pageSize": pageSize, "devices": page.devices})

@@ -1,0 +1,109 @@
+"""Assembles the parts of one platform node and runs their lifecycle (start, health, graceful stop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iotdm.northbound.app import create_app
+from iotdm.scheduler import Scheduler
+from iotdm.services.container import Services
+from iotdm.services.credentials import Keyring
+from iotdm.services.registry import REGISTRATION_TIMER
+from iotdm.settings import Settings
+from iotdm.store.engine import create_engine, migrate
+from iotdm.tls import ensure_self_signed
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the platform decides when every part stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def open_services(settings: Settings) -> tuple[AsyncEngine, Services]:
+    """The database (migrated) and the use cases on it: for the server and for operator commands alike."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url())
+    await migrate(engine)
+    keyring = (
+        Keyring(settings.secret_key.encode())
+        if settings.secret_key
+        else Keyring.from_file(settings.data_dir / "secret.key")
+    )
+    return engine, Services.build(engine, settings, keyring)
+
+
+def admin_token(data_dir: Path) -> str:
+    """The operator API token, generated into the data dir on first use."""
+    path = data_dir / "admin.token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Platform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.urls: list[str] = []
+        self._engine: AsyncEngine | None = None
+        self._server: _Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def http_port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    async def start(self) -> None:
+        s = self.settings
+        self._engine, services = await open_services(s)
+        app = create_app(services, admin_token(s.data_dir))
+        ssl: dict[str, str] = {}
+        if s.tls:
+            cert, key = (s.cert, s.key) if s.cert and s.key else ensure_self_signed(s.data_dir)
+            ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        config = uvicorn.Config(
+            app, lifespan="off", access_log=False, log_level=s.log_level.lower(), server_header=False, **ssl
+        )
+        self._server = _Server(config)
+        sock = socket.create_server((s.host, s.http_port), family=_family(s.host), reuse_port=False)
+        self._tasks.append(asyncio.create_task(self._server.serve(sockets=[sock])))
+        while not self._server.started:
+            if self._tasks[0].done():
+                self._tasks[0].result()
+            await asyncio.sleep(0.01)
+        scheduler = Scheduler(self._engine, {REGISTRATION_TIMER: services.registry.expire_registration})
+        self._tasks.append(asyncio.create_task(scheduler.run()))
+        host = "localhost" if s.host in ("0.0.0.0", "::") else s.host
+        self.urls = [f"{'https' if s.tls else 'http'}://{host}:{self.http_port}"]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks[1:]:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._engine is not None:
+            await self._engine.dispose()
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,0 +1,1 @@
+"""Use cases shared by the northbound API, the CLI and (later) device access; they own transactions."""

@@ -1,0 +1,48 @@
+"""Reading devices (§1.5.1, §1.5.2) and their shadow (§1.4.9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iotdm.domain.devices import device_view, shadow_view
+from iotdm.domain.errors import E, PlatformError
+from iotdm.store import devices as device_store
+from iotdm.store.devices import DeviceFilter
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    devices: list[dict[str, Any]]
+
+
+class DeviceQueries:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def one(self, app_id: str, device_id: str, *, with_imsi: bool) -> dict[str, Any]:
+        async with self._engine.connect() as conn:
+            row = await device_store.get(conn, app_id, device_id)
+            if row is None:
+                raise PlatformError(E.DEVICE_NOT_FOUND)
+            services = await device_store.services_of(conn, [device_id])
+        return device_view(row, services[device_id], with_imsi=with_imsi)
+
+    async def page(self, f: DeviceFilter, page_no: int, page_size: int, *, with_imsi: bool) -> Page:
+        async with self._engine.connect() as conn:
+            total = await device_store.count(conn, f)
+            rows = await device_store.page(conn, f, page_no * page_size, page_size)
+            services = await device_store.services_of(conn, [row["device_id"] for row in rows])
+        return Page(total, [device_view(row, services[row["device_id"]], with_imsi=with_imsi) for row in rows])
+
+    async def shadow(self, app_id: str, device_id: str) -> dict[str, Any]:
+        async with self._engine.connect() as conn:
+            row = await device_store.get(conn, app_id, device_id)
+            if row is None:
+                # §1.4.9 has no 100403 row; its table answers an unknown device with 100418.
+                raise PlatformError(E.DEVICE_DATA_NOT_FOUND)
+            services = await device_store.services_of(conn, [device_id])
+        return shadow_view(row, services[device_id])

@@ -1,0 +1,183 @@
+"""The device registry (§1.4): registration, key refresh, modification, deletion, activation status.
+
+Every change writes its outbox events in its own transaction (transactional outbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from iotdm.domain import notifications
+from iotdm.domain.devices import NodeType, Status
+from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.notifications import BindResult
+from iotdm.services import credentials
+from iotdm.services.clock import now_ms
+from iotdm.services.credentials import Keyring
+from iotdm.store import devices as device_store
+from iotdm.store import outbox, timers
+
+REGISTRATION_TIMER = "registration"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What both registration APIs (§1.4.1, §1.4.2) carry, already validated."""
+
+    node_id: str
+    info: dict[str, str | None] = field(default_factory=dict)  # devices column -> value
+    attrs: dict[str, Any] = field(default_factory=dict)  # devices column -> value
+    verify_code: str | None = None
+    psk: str | None = None
+    secret: str | None = None
+    timeout: int | None = None
+    is_secure: bool = False
+    mqtt_connect: bool = False
+
+
+@dataclass(frozen=True)
+class Registered:
+    device_id: str
+    verify_code: str | None
+    psk: str
+    secret: str | None
+    timeout: int
+
+
+class Registry:
+    def __init__(self, engine: AsyncEngine, keyring: Keyring, default_timeout: int) -> None:
+        self._engine = engine
+        self._keyring = keyring
+        self._default_timeout = default_timeout
+
+    async def register(self, app_id: str, reg: Registration, *, password_mode: bool) -> Registered:
+        """§1.4.1 (verify-code mode) and §1.4.2 (password mode, ``password_mode``)."""
+        device_id = credentials.new_device_id()
+        psk = reg.psk or credentials.new_psk()
+        verify_code = None if password_mode else (reg.verify_code or credentials.new_verify_code())
+        secret = (reg.secret or credentials.new_secret()) if password_mode else None
+        # Password-mode devices have no verify code and no registration expiry (docs/decisions.md).
+        timeout = 0 if password_mode else (self._default_timeout if reg.timeout is None else reg.timeout)
+        now = now_ms()
+        values: dict[str, Any] = {
+            **reg.attrs,
+            **reg.info,
+            "device_id": device_id,
+            "app_id": app_id,
+            "gateway_id": device_id,
+            "node_type": NodeType.GATEWAY.value,
+            "created_at": now,
+            "modified_at": now,
+            "node_id": reg.node_id,
+            "verify_code": verify_code,
+            "psk_enc": self._keyring.encrypt(psk),
+            "secret_enc": self._keyring.encrypt(secret) if secret else None,
+            "timeout": timeout,
+            "activated": False,
+            "mqtt_connect": reg.mqtt_connect,
+            "is_secure": reg.is_secure,
+            "status": Status.INACTIVE.value,
+            "status_detail": "NOT_ACTIVE",
+            "mute": "FALSE",
+        }
+        async with self._engine.begin() as conn:
+            await self._ensure_node_id_free(conn, reg.node_id, device_id)
+            try:
+                await device_store.insert(conn, values)
+            except sa.exc.IntegrityError as exc:  # a concurrent registration took the nodeId
+                raise PlatformError(E.NODE_ID_DUPLICATED) from exc
+            if timeout:
+                await timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
+            row = await device_store.get_any(conn, device_id)
+            assert row is not None
+            await outbox.append(conn, app_id, notifications.device_added(row), now)
+        return Registered(device_id, verify_code, psk, secret, timeout)
+
+    async def refresh_key(
+        self, app_id: str, device_id: str, node_id: str | None, verify_code: str | None, timeout: int | None
+    ) -> tuple[str, int]:
+        """§1.4.3: new nodeId and/or verify code for the same deviceId; refused while online (D3)."""
+        timeout = self._default_timeout if timeout is None else timeout
+        verify_code = verify_code or credentials.new_verify_code()
+        now = now_ms()
+        async with self._engine.begin() as conn:
+            row = await self._device(conn, app_id, device_id)
+            if row["status"] == Status.ONLINE.value:
+                raise PlatformError(E.DEVICE_ONLINE)
+            values: dict[str, Any] = {"verify_code": verify_code, "timeout": timeout, "modified_at": now}
+            if node_id is not None and node_id != row["node_id"]:
+                await self._ensure_node_id_free(conn, node_id, device_id)
+                values["node_id"] = node_id
+            await device_store.update(conn, device_id, values)
+            if not row["activated"]:
+                # A never-activated registration gets a fresh validity period; an activated device never expires.
+                await timers.disarm(conn, REGISTRATION_TIMER, device_id)
+                if timeout:
+                    await timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
+            if "node_id" in values:
+                await self._emit_info_changed(conn, device_id, now)
+        return verify_code, timeout
+
+    async def modify(self, app_id: str, device_id: str, values: dict[str, Any], psk: str | None = None) -> None:
+        """§1.4.4: ``values`` maps devices columns to their new values (absent fields are not in it)."""
+        now = now_ms()
+        if psk is not None:
+            values = {**values, "psk_enc": self._keyring.encrypt(psk)}
+        async with self._engine.begin() as conn:
+            await self._device(conn, app_id, device_id)
+            if values:
+                await device_store.update(conn, device_id, {**values, "modified_at": now})
+            await self._emit_info_changed(conn, device_id, now)
+
+    async def delete(self, app_id: str, device_id: str, cascade: bool) -> None:
+        """§1.4.5: children are deleted too (cascade) or become directly connected devices."""
+        now = now_ms()
+        async with self._engine.begin() as conn:
+            row = await self._device(conn, app_id, device_id)
+            children = await device_store.children(conn, device_id)
+            doomed = [row, *children] if cascade else [row]
+            for child in [] if cascade else children:
+                await device_store.update(
+                    conn,
+                    child["device_id"],
+                    {"gateway_id": child["device_id"], "node_type": NodeType.GATEWAY.value, "modified_at": now},
+                )
+                await self._emit_info_changed(conn, child["device_id"], now)
+            await device_store.delete(conn, [d["device_id"] for d in doomed])
+            for gone in doomed:
+                await timers.disarm(conn, REGISTRATION_TIMER, gone["device_id"])
+                await outbox.append(conn, gone["app_id"], notifications.device_deleted(gone), now)
+
+    async def activation(self, app_id: str, device_id: str) -> dict[str, Any]:
+        """§1.4.7."""
+        async with self._engine.connect() as conn:
+            row = await self._device(conn, app_id, device_id)
+        return {"deviceId": row["device_id"], "activated": bool(row["activated"]), "name": row["name"]}
+
+    async def expire_registration(self, conn: AsyncConnection, device_id: str) -> None:
+        """The registration timer lapsed: delete a still unactivated device and push bindDevice expired (D1)."""
+        row = await device_store.get_any(conn, device_id)
+        if row is None or row["activated"]:
+            return
+        await device_store.delete(conn, [device_id])
+        await outbox.append(conn, row["app_id"], notifications.bind_device(row, BindResult.EXPIRED), now_ms())
+
+    async def _device(self, conn: AsyncConnection, app_id: str, device_id: str) -> sa.RowMapping:
+        row = await device_store.get(conn, app_id, device_id)
+        if row is None:
+            raise PlatformError(E.DEVICE_NOT_FOUND)
+        return row
+
+    async def _ensure_node_id_free(self, conn: AsyncConnection, node_id: str, device_id: str) -> None:
+        owner = await device_store.node_id_owner(conn, node_id)
+        if owner is not None and owner != device_id:
+            raise PlatformError(E.NODE_ID_DUPLICATED)
+
+    async def _emit_info_changed(self, conn: AsyncConnection, device_id: str, now: int) -> None:
+        row = await device_store.get_any(conn, device_id)
+        assert row is not None
+        await outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)

@@ -1,0 +1,141 @@
+"""Queries on devices and their services (latest data and shadow)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from iotdm.store.schema import desired_history, device_services, devices
+
+
+@dataclass(frozen=True)
+class DeviceFilter:
+    """The filters of §1.5.2; None means "not filtered"."""
+
+    app_id: str
+    gateway_id: str | None = None
+    node_type: str | None = None
+    device_type: str | None = None
+    location: str | None = None
+    name: str | None = None
+    status: str | None = None
+    created_from: int | None = None  # inclusive
+    created_before: int | None = None  # exclusive
+    ascending: bool = False
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(devices.insert().values(**values))
+
+
+async def get(conn: AsyncConnection, app_id: str, device_id: str) -> sa.RowMapping | None:
+    result = await conn.execute(
+        devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id)
+    )
+    return result.mappings().first()
+
+
+async def get_any(conn: AsyncConnection, device_id: str) -> sa.RowMapping | None:
+    """A device whatever its app: for the platform's own timers and device access."""
+    result = await conn.execute(devices.select().where(devices.c.device_id == device_id))
+    return result.mappings().first()
+
+
+async def node_id_owner(conn: AsyncConnection, node_id: str) -> str | None:
+    result = await conn.execute(sa.select(devices.c.device_id).where(devices.c.node_id == node_id))
+    return result.scalar()
+
+
+async def update(conn: AsyncConnection, device_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(devices.update().where(devices.c.device_id == device_id).values(**values))
+
+
+async def children(conn: AsyncConnection, gateway_id: str) -> Sequence[sa.RowMapping]:
+    result = await conn.execute(
+        devices.select().where(devices.c.gateway_id == gateway_id, devices.c.device_id != gateway_id)
+    )
+    return result.mappings().all()
+
+
+async def delete(conn: AsyncConnection, device_ids: Sequence[str]) -> None:
+    await conn.execute(device_services.delete().where(device_services.c.device_id.in_(device_ids)))
+    await conn.execute(desired_history.delete().where(desired_history.c.device_id.in_(device_ids)))
+    await conn.execute(devices.delete().where(devices.c.device_id.in_(device_ids)))
+
+
+def _where(f: DeviceFilter) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = [devices.c.app_id == f.app_id]
+    exact = {
+        devices.c.gateway_id: f.gateway_id,
+        devices.c.node_type: f.node_type,
+        devices.c.device_type: f.device_type,
+        devices.c.location: f.location,
+        devices.c.name: f.name,
+        devices.c.status: f.status,
+    }
+    clauses.extend(column == value for column, value in exact.items() if value is not None)
+    if f.created_from is not None:
+        clauses.append(devices.c.created_at >= f.created_from)
+    if f.created_before is not None:
+        clauses.append(devices.c.created_at < f.created_before)
+    return clauses
+
+
+async def count(conn: AsyncConnection, f: DeviceFilter) -> int:
+    result = await conn.execute(sa.select(sa.func.count()).select_from(devices).where(*_where(f)))
+    return int(result.scalar_one())
+
+
+async def page(conn: AsyncConnection, f: DeviceFilter, offset: int, limit: int) -> Sequence[sa.RowMapping]:
+    order = (
+        (devices.c.created_at.asc(), devices.c.device_id.asc())
+        if f.ascending
+        else (devices.c.created_at.desc(), devices.c.device_id.desc())
+    )
+    result = await conn.execute(
+        devices.select().where(*_where(f)).order_by(*order).offset(offset).limit(limit)
+    )
+    return result.mappings().all()
+
+
+async def services_of(conn: AsyncConnection, device_ids: Sequence[str]) -> dict[str, list[sa.RowMapping]]:
+    if not device_ids:
+        return {}
+    result = await conn.execute(
+        device_services.select()
+        .where(device_services.c.device_id.in_(device_ids))
+        .order_by(device_services.c.device_id, device_services.c.service_id)
+    )
+    grouped: dict[str, list[sa.RowMapping]] = {device_id: [] for device_id in device_ids}
+    for row in result.mappings():
+        grouped[row["device_id"]].append(row)
+    return grouped
+
+
+async def set_desired(conn: AsyncConnection, device_id: str, service_id: str, desired: dict[str, Any]) -> None:
+    """Merge desired properties into the service's shadow, creating the service row when new."""
+    result = await conn.execute(
+        sa.select(device_services.c.desired).where(
+            device_services.c.device_id == device_id, device_services.c.service_id == service_id
+        )
+    )
+    row = result.first()
+    if row is None:
+        await conn.execute(
+            device_services.insert().values(device_id=device_id, service_id=service_id, desired=desired)
+        )
+        return
+    merged = {**(row[0] or {}), **desired}
+    await conn.execute(
+        device_services.update()
+        .where(device_services.c.device_id == device_id, device_services.c.service_id == service_id)
+        .values(desired=merged)
+    )
+
+
+async def add_desired_history(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(desired_history.insert().values(**values))
