@@ -67,12 +67,19 @@ def serve(
     cert: Annotated[Path | None, typer.Option(help="PEM certificate [env IOTDM_CERT].")] = None,
     key: Annotated[Path | None, typer.Option(help="PEM private key [env IOTDM_KEY].")] = None,
     rate_limit: Annotated[
-        int | None, typer.Option(help="Default calls/minute per app, 0 = off [env IOTDM_RATE_LIMIT; default 100].")
+        int | None,
+        typer.Option(help="Default calls/minute per app, 0 = off [env IOTDM_RATE_LIMIT; default 100]."),
     ] = None,
 ) -> None:
     """Run the platform until SIGINT or SIGTERM."""
     settings = _settings(
-        data_dir=data_dir, database_url=database_url, host=host, http_port=http_port, tls=tls, cert=cert, key=key,
+        data_dir=data_dir,
+        database_url=database_url,
+        host=host,
+        http_port=http_port,
+        tls=tls,
+        cert=cert,
+        key=key,
         rate_limit=rate_limit,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -73,12 +73,15 @@ class Platform:
         s = self.settings
         self._engine, services = await open_services(s)
         app = create_app(services, admin_token(s.data_dir))
-        ssl: dict[str, str] = {}
-        if s.tls:
-            cert, key = (s.cert, s.key) if s.cert and s.key else ensure_self_signed(s.data_dir)
-            ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        cert, key = (s.cert, s.key) if s.cert and s.key else ensure_self_signed(s.data_dir) if s.tls else (None, None)
         config = uvicorn.Config(
-            app, lifespan="off", access_log=False, log_level=s.log_level.lower(), server_header=False, **ssl
+            app,
+            lifespan="off",
+            access_log=False,
+            log_level=s.log_level.lower(),
+            server_header=False,
+            ssl_certfile=cert,
+            ssl_keyfile=key,
         )
         self._server = _Server(config)
         sock = socket.create_server((s.host, s.http_port), family=_family(s.host), reuse_port=False)

@@ -13,7 +13,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./iotdm-data"), description="Where the SQLite file, keys and certificate live.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default SQLite in the data dir, postgresql+asyncpg://... for production."
+        None,
+        description="SQLAlchemy URL; default SQLite in the data dir, postgresql+asyncpg://... for production.",
     )
     host: str = Field("0.0.0.0", description="Address the listeners bind to.")
     http_port: int = Field(8743, ge=0, le=65535, description="Northbound HTTP(S) port; 0 picks a free port.")
@@ -25,7 +26,8 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(3600, ge=1, description="accessToken lifetime in seconds (G4).")
     refresh_token_ttl: int = Field(30 * 86400, ge=1, description="refreshToken lifetime in seconds (G4).")
     secret_key: str | None = Field(
-        None, description="Fernet key encrypting device secrets; default secret.key in the data dir (share it across nodes)."
+        None,
+        description="Fernet key encrypting device secrets; default secret.key in the data dir (share it across nodes).",
     )
     log_level: str = Field("info", description="Python logging level name.")
 

@@ -84,6 +84,9 @@ REGISTRATION_INFO_COLUMNS: dict[str, str] = {
     "name": "name",
 }
 
+# A stored device or service: any mapping of column names to values (a database row in practice).
+Row = Mapping[Any, Any]
+
 MUTE_VALUES = frozenset({"TRUE", "FALSE"})
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 
@@ -97,7 +100,7 @@ def security_flag(value: bool) -> str:
     return "TRUE" if value else "FALSE"
 
 
-def device_info(row: Mapping[str, Any], *, with_imsi: bool = True, full: bool = True) -> dict[str, Any]:
+def device_info(row: Row, *, with_imsi: bool = True, full: bool = True) -> dict[str, Any]:
     """The DeviceInfo object of a device row, every documented key present (DECISIONS G3).
 
     ``full`` is the query shape (DeviceInfoQueryDTO); otherwise the shadow/push shape without imsi, radiusIp.
@@ -118,9 +121,7 @@ def _time(ms: int | None) -> str | None:
     return None if ms is None else format_time(datetime.fromtimestamp(ms / 1000, UTC))
 
 
-def device_view(
-    row: Mapping[str, Any], services: Sequence[Mapping[str, Any]], *, with_imsi: bool
-) -> dict[str, Any]:
+def device_view(row: Row, services: Sequence[Row], *, with_imsi: bool) -> dict[str, Any]:
     """QueryDeviceDTO4Cloud2NA (§1.5.1 L1540): one device with the latest data of its services."""
     return {
         "deviceId": row["device_id"],
@@ -144,7 +145,7 @@ def device_view(
     }
 
 
-def shadow_view(row: Mapping[str, Any], services: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def shadow_view(row: Row, services: Sequence[Row]) -> dict[str, Any]:
     """§1.4.9 L1398: the device shadow, reported and desired properties per service."""
     return {
         "deviceId": row["device_id"],

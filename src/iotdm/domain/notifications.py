@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from iotdm.domain.devices import device_info
+from iotdm.domain.devices import Row, device_info
 
 
 class NotifyType(StrEnum):
@@ -21,7 +20,7 @@ class BindResult(StrEnum):
     EXPIRED = "expired"
 
 
-def device_added(row: Mapping[str, Any]) -> dict[str, Any]:
+def device_added(row: Row) -> dict[str, Any]:
     """§1.6.7.1 L2798."""
     return {
         "notifyType": NotifyType.DEVICE_ADDED.value,
@@ -32,7 +31,7 @@ def device_added(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def bind_device(row: Mapping[str, Any], result: BindResult) -> dict[str, Any]:
+def bind_device(row: Row, result: BindResult) -> dict[str, Any]:
     """§1.6.7.2 L2917."""
     return {
         "notifyType": NotifyType.BIND_DEVICE.value,
@@ -42,7 +41,7 @@ def bind_device(row: Mapping[str, Any], result: BindResult) -> dict[str, Any]:
     }
 
 
-def device_info_changed(row: Mapping[str, Any]) -> dict[str, Any]:
+def device_info_changed(row: Row) -> dict[str, Any]:
     """§1.6.7.3 L3027: the full DeviceInfo snapshot after the change."""
     return {
         "notifyType": NotifyType.DEVICE_INFO_CHANGED.value,
@@ -52,7 +51,7 @@ def device_info_changed(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def device_deleted(row: Mapping[str, Any]) -> dict[str, Any]:
+def device_deleted(row: Row) -> dict[str, Any]:
     """§1.6.7.9 L3485."""
     return {
         "notifyType": NotifyType.DEVICE_DELETED.value,

@@ -15,6 +15,7 @@ from iotdm.northbound.routes import auth, data, devices
 from iotdm.northbound.validation import rule_for
 from iotdm.services.container import Services
 
+
 async def _platform_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PlatformError)
     return error(exc)

@@ -65,7 +65,12 @@ class AppService:
         async with self._engine.connect() as conn:
             rows = await app_store.list_all(conn)
             return [
-                AppSummary(row["app_id"], row["name"], row["rate_limit"], await app_store.grantees(conn, row["app_id"]))
+                AppSummary(
+                    row["app_id"],
+                    row["name"],
+                    row["rate_limit"],
+                    await app_store.grantees(conn, row["app_id"]),
+                )
                 for row in rows
             ]
 
@@ -103,7 +108,11 @@ class AppService:
             conn, app_id, credentials.digest(tokens.access_token), now + tokens.expires_in * 1000
         )
         await app_store.add_refresh_token(
-            conn, app_id, credentials.digest(tokens.refresh_token), now + self._settings.refresh_token_ttl * 1000, now
+            conn,
+            app_id,
+            credentials.digest(tokens.refresh_token),
+            now + self._settings.refresh_token_ttl * 1000,
+            now,
         )
         return tokens
 

@@ -144,7 +144,11 @@ class Registry:
                 await device_store.update(
                     conn,
                     child["device_id"],
-                    {"gateway_id": child["device_id"], "node_type": NodeType.GATEWAY.value, "modified_at": now},
+                    {
+                        "gateway_id": child["device_id"],
+                        "node_type": NodeType.GATEWAY.value,
+                        "modified_at": now,
+                    },
                 )
                 await self._emit_info_changed(conn, child["device_id"], now)
             await device_store.delete(conn, [d["device_id"] for d in doomed])

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from iotdm.store.schema import app_grants, apps, refresh_tokens
 
 
-async def insert(conn: AsyncConnection, app_id: str, name: str, secret_hash: str, rate_limit: int | None,
-                 now: int) -> None:
+async def insert(
+    conn: AsyncConnection, app_id: str, name: str, secret_hash: str, rate_limit: int | None, now: int
+) -> None:
     await conn.execute(
-        apps.insert().values(app_id=app_id, name=name, secret_hash=secret_hash, rate_limit=rate_limit,
-                             created_at=now)
+        apps.insert().values(app_id=app_id, name=name, secret_hash=secret_hash, rate_limit=rate_limit, created_at=now)
     )
 
 
@@ -30,13 +30,11 @@ async def list_all(conn: AsyncConnection) -> Sequence[sa.RowMapping]:
 
 async def set_access_token(conn: AsyncConnection, app_id: str, token_hash: str, expires_at: int) -> None:
     await conn.execute(
-        apps.update().where(apps.c.app_id == app_id).values(access_token_hash=token_hash,
-                                                            access_expires_at=expires_at)
+        apps.update().where(apps.c.app_id == app_id).values(access_token_hash=token_hash, access_expires_at=expires_at)
     )
 
 
-async def add_refresh_token(conn: AsyncConnection, app_id: str, token_hash: str, expires_at: int,
-                            now: int) -> None:
+async def add_refresh_token(conn: AsyncConnection, app_id: str, token_hash: str, expires_at: int, now: int) -> None:
     await conn.execute(refresh_tokens.delete().where(refresh_tokens.c.expires_at <= now))
     await conn.execute(refresh_tokens.insert().values(token_hash=token_hash, app_id=app_id, expires_at=expires_at))
 
@@ -69,7 +67,8 @@ async def is_granted(conn: AsyncConnection, owner_app_id: str, grantee_app_id: s
 
 async def grantees(conn: AsyncConnection, owner_app_id: str) -> list[str]:
     result = await conn.execute(
-        sa.select(app_grants.c.grantee_app_id).where(app_grants.c.owner_app_id == owner_app_id)
+        sa.select(app_grants.c.grantee_app_id)
+        .where(app_grants.c.owner_app_id == owner_app_id)
         .order_by(app_grants.c.grantee_app_id)
     )
     return list(result.scalars())

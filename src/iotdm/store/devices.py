@@ -33,9 +33,7 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
 
 
 async def get(conn: AsyncConnection, app_id: str, device_id: str) -> sa.RowMapping | None:
-    result = await conn.execute(
-        devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id)
-    )
+    result = await conn.execute(devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id))
     return result.mappings().first()
 
 
@@ -96,9 +94,7 @@ async def page(conn: AsyncConnection, f: DeviceFilter, offset: int, limit: int) 
         if f.ascending
         else (devices.c.created_at.desc(), devices.c.device_id.desc())
     )
-    result = await conn.execute(
-        devices.select().where(*_where(f)).order_by(*order).offset(offset).limit(limit)
-    )
+    result = await conn.execute(devices.select().where(*_where(f)).order_by(*order).offset(offset).limit(limit))
     return result.mappings().all()
 
 
@@ -125,9 +121,7 @@ async def set_desired(conn: AsyncConnection, device_id: str, service_id: str, de
     )
     row = result.first()
     if row is None:
-        await conn.execute(
-            device_services.insert().values(device_id=device_id, service_id=service_id, desired=desired)
-        )
+        await conn.execute(device_services.insert().values(device_id=device_id, service_id=service_id, desired=desired))
         return
     merged = {**(row[0] or {}), **desired}
     await conn.execute(

@@ -24,7 +24,5 @@ async def append(conn: AsyncConnection, app_id: str, payload: dict[str, Any], no
 
 
 async def read_after(conn: AsyncConnection, after_id: int, limit: int = 1000) -> Sequence[sa.RowMapping]:
-    result = await conn.execute(
-        outbox.select().where(outbox.c.id > after_id).order_by(outbox.c.id).limit(limit)
-    )
+    result = await conn.execute(outbox.select().where(outbox.c.id > after_id).order_by(outbox.c.id).limit(limit))
     return result.mappings().all()

@@ -105,9 +105,7 @@ devices = sa.Table(
 device_services = sa.Table(
     "device_services",
     metadata,
-    sa.Column(
-        "device_id", sa.String(64), sa.ForeignKey("devices.device_id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("device_id", sa.String(64), sa.ForeignKey("devices.device_id", ondelete="CASCADE"), primary_key=True),
     sa.Column("service_id", sa.String(256), primary_key=True),
     sa.Column("service_type", sa.String(256), nullable=True),
     sa.Column("data", sa.JSON, nullable=True),  # the latest reported properties

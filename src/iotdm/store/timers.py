@@ -21,7 +21,10 @@ async def disarm(conn: AsyncConnection, kind: str, key: str) -> None:
 
 async def due(conn: AsyncConnection, now: int, limit: int = 100) -> Sequence[sa.RowMapping]:
     result = await conn.execute(
-        timers.select().where(timers.c.due_at <= now).order_by(timers.c.due_at).limit(limit)
+        timers.select()
+        .where(timers.c.due_at <= now)
+        .order_by(timers.c.due_at)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return result.mappings().all()

@@ -56,7 +56,12 @@ async def create_app(body: AppIn, svc: Svc) -> Response:
 async def list_apps(svc: Svc) -> Response:
     return json_body(
         [
-            {"appId": a.app_id, "name": a.name, "rateLimit": a.rate_limit, "authorizedApps": a.authorized_apps}
+            {
+                "appId": a.app_id,
+                "name": a.name,
+                "rateLimit": a.rate_limit,
+                "authorizedApps": a.authorized_apps,
+            }
             for a in await svc.apps.list()
         ]
     )

@@ -18,7 +18,6 @@ from iotdm.northbound.responses import json_body
 router = APIRouter(tags=["1.3 Secure application access"])
 
 
-
 def _form_or_json(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     content = {kind: {"schema": schema} for kind in ("application/x-www-form-urlencoded", "application/json")}
@@ -37,11 +36,12 @@ async def _fields(request: Request, *names: str) -> list[str]:
     except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PlatformError(E.INPUT_INVALID_50400) from exc
     values = [body.get(name) if isinstance(body, dict) else None for name in names]
-    if not all(isinstance(value, str) and value for value in values):
+    present = [value for value in values if isinstance(value, str) and value]
+    if len(present) != len(names):
         raise PlatformError(E.REQUIRED_PARAMETER_EMPTY)
-    if any(len(value) > 256 for value in values):
+    if any(len(value) > 256 for value in present):
         raise PlatformError(E.INPUT_INVALID_50400)
-    return values
+    return present
 
 
 @router.post("/iocm/app/sec/v1.1.0/login", responses={200: {"model": TokenOut}}, openapi_extra=_form_or_json(LoginIn))
@@ -52,7 +52,9 @@ async def login(request: Request, svc: Svc) -> Response:
 
 
 @router.post(
-    "/iocm/app/sec/v1.1.0/refreshToken", responses={200: {"model": TokenOut}}, openapi_extra=_form_or_json(RefreshIn)
+    "/iocm/app/sec/v1.1.0/refreshToken",
+    responses={200: {"model": TokenOut}},
+    openapi_extra=_form_or_json(RefreshIn),
 )
 async def refresh_token(request: Request, svc: Svc) -> Response:
     """§1.3.2 L568: a new token pair from a valid refreshToken."""

@@ -55,8 +55,9 @@ async def register_v1(body: RegisterV1In, app_id: TargetApp, svc: Svc) -> Respon
         is_secure=bool(body.isSecure),
     )
     done = await svc.registry.register(app_id, reg, password_mode=False)
-    return json_body({"deviceId": done.device_id, "verifyCode": done.verify_code, "timeout": done.timeout,
-                      "psk": done.psk})
+    return json_body(
+        {"deviceId": done.device_id, "verifyCode": done.verify_code, "timeout": done.timeout, "psk": done.psk}
+    )
 
 
 @router.post("/iocm/app/reg/v2.0.0/deviceCredentials", responses={200: {"model": RegisterV2Out}})
@@ -85,9 +86,8 @@ async def register_v2(body: RegisterV2In, app_id: TargetApp, svc: Svc) -> Respon
 @on_invalid(E.INPUT_INVALID_50400)
 async def refresh_key(deviceId: str, app_id: TargetApp, svc: Svc, body: RefreshKeyIn | None = None) -> Response:
     """§1.4.3 L903: a new nodeId and/or verify code for a device that is not online."""
-    body = body or RefreshKeyIn()
-    verify_code, timeout = await svc.registry.refresh_key(app_id, deviceId, body.nodeId, body.verifyCode,
-                                                          body.timeout)
+    body = body or RefreshKeyIn.model_validate({})
+    verify_code, timeout = await svc.registry.refresh_key(app_id, deviceId, body.nodeId, body.verifyCode, body.timeout)
     return json_body({"verifyCode": verify_code, "timeout": timeout})
 
 
@@ -115,7 +115,7 @@ def _modified_columns(body: ModifyDeviceIn) -> dict[str, Any]:
 @on_invalid(E.INPUT_INVALID, isSecure=E.IS_SECURE_INVALID)
 async def modify_device(deviceId: str, app_id: TargetApp, svc: Svc, body: ModifyDeviceIn | None = None) -> Response:
     """§1.4.4 L1006: change device information; emits deviceInfoChanged."""
-    body = body or ModifyDeviceIn()
+    body = body or ModifyDeviceIn.model_validate({})
     await svc.registry.modify(app_id, deviceId, _modified_columns(body), psk=body.psk)
     return empty(204)
 
