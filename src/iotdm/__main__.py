@@ -1,0 +1,3 @@
+from iotdm.cli import main
+
+main()
