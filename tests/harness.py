@@ -45,6 +45,8 @@ class PlatformThread:
     def start(self) -> None:
         self.platform = Platform(self.settings)
         self.run(self.platform.start())
+        # A restart comes back on the same port, so clients made before it keep working.
+        self.settings.http_port = self.platform.http_port
 
     def stop(self) -> None:
         if self.platform is not None:

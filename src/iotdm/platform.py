@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iotdm.northbound.app import create_app
@@ -61,6 +62,7 @@ class Platform:
         self.urls: list[str] = []
         self._engine: AsyncEngine | None = None
         self._server: _Server | None = None
+        self._app: FastAPI | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -69,10 +71,22 @@ class Platform:
         port: int = self._server.servers[0].sockets[0].getsockname()[1]
         return port
 
+    @property
+    def app(self) -> FastAPI:
+        """The running northbound application (tests reach into it)."""
+        assert self._app is not None
+        return self._app
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database engine of the running node (tests read the outbox through it)."""
+        assert self._engine is not None
+        return self._engine
+
     async def start(self) -> None:
         s = self.settings
         self._engine, services = await open_services(s)
-        app = create_app(services, admin_token(s.data_dir))
+        app = self._app = create_app(services, admin_token(s.data_dir))
         cert, key = (s.cert, s.key) if s.cert and s.key else ensure_self_signed(s.data_dir) if s.tls else (None, None)
         config = uvicorn.Config(
             app,

@@ -20,8 +20,6 @@ class ErrorSpec:
 
 class E(Enum):
     INTERNAL = ErrorSpec("100001", 500, "Internal server error.", 775)
-    INVALID_VERIFY_CODE = ErrorSpec("100003", 400, "Invalid verify code.", 760)
-    BAD_REQUEST_MESSAGE = ErrorSpec("100007", 400, "Bad request message.", 761)
     INPUT_INVALID = ErrorSpec("100022", 400, "The input is invalid.", 1118)
     INPUT_INVALID_50400 = ErrorSpec("50400", 400, "The input is invalid.", 638)
     APP_KEY_MISSING = ErrorSpec("100025", 401, "AppId for auth not exist.", 767)
@@ -34,10 +32,7 @@ class E(Enum):
     PARAMETER_INVALID = ErrorSpec("100405", 400, "The request parameter is invalid.", 1682)
     DEVICE_DATA_NOT_FOUND = ErrorSpec("100418", 404, "The deviceData is not existed.", 1000)
     NODE_ID_DUPLICATED = ErrorSpec("100426", 400, "The nodeId is duplicated.", 765)
-    SERVICE_TYPE_NOT_FOUND = ErrorSpec("100431", 400, "The serviceType is not exist.", 1357)
     IS_SECURE_INVALID = ErrorSpec("100440", 400, "The isSecure is invalid.", 1119)
-    APP_FROZEN = ErrorSpec("100449", 400, "The device is frozen cant operate.", 563)
-    DEVICE_NOT_ACTIVE = ErrorSpec("100610", 400, "Device is not active.", 989)
     DEVICE_ONLINE = ErrorSpec("100611", 400, "Device is online.", 990)
     REQUIRED_PARAMETER_EMPTY = ErrorSpec("102202", 400, "Required Parameter is null or empty.", 564)
     TOKEN_INVALID = ErrorSpec("1010005", 403, "App_key or access_token is invalid.", 773)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from iotdm import __version__
 from iotdm.domain.errors import E, PlatformError
 from iotdm.northbound.admin import routes as admin
+from iotdm.northbound.deps import authenticate_unless_done
 from iotdm.northbound.normalize import NormalizeRequest
 from iotdm.northbound.responses import error, json_body
 from iotdm.northbound.routes import auth, data, devices
@@ -23,6 +24,10 @@ async def _platform_error(_request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    try:
+        await authenticate_unless_done(request, request.scope.get("route"))
+    except PlatformError as denied:
+        return error(denied)
     return error(rule_for(request.scope.get("endpoint")).code_for(exc.errors()))
 
 

@@ -31,8 +31,26 @@ async def target_app(
     appId: Annotated[str | None, Query(description="Act on the devices of this authorized app.")] = None,
 ) -> str:
     """The app whose resources the call acts on, after authentication and flow control."""
+    return await authenticate(request, app_key, authorization, appId)
+
+
+async def authenticate(request: Request, app_key: str | None, authorization: str | None, app_id: str | None) -> str:
     key = app_key or request.headers.get("x-app-key")
-    return await services(request).apps.authenticate(key, bearer_token(authorization), appId)
+    target = await services(request).apps.authenticate(key, bearer_token(authorization), app_id)
+    request.state.target_app = target
+    return target
+
+
+async def authenticate_unless_done(request: Request, route: object) -> None:
+    """Authenticate a request that failed before its dependencies ran (a malformed JSON body is rejected before
+    them), so a caller without valid credentials hears about those first. Raises PlatformError."""
+    dependant = getattr(route, "dependant", None)
+    needs_auth = dependant is not None and any(d.call is target_app for d in dependant.dependencies)
+    if needs_auth and not hasattr(request.state, "target_app"):
+        headers = request.headers
+        await authenticate(
+            request, headers.get("app_key"), headers.get("authorization"), request.query_params.get("appId")
+        )
 
 
 TargetApp = Annotated[str, Depends(target_app)]

@@ -34,7 +34,9 @@ class DeviceQueries:
     async def page(self, f: DeviceFilter, page_no: int, page_size: int, *, with_imsi: bool) -> Page:
         async with self._engine.connect() as conn:
             total = await device_store.count(conn, f)
-            rows = await device_store.page(conn, f, page_no * page_size, page_size)
+            offset = page_no * page_size
+            # A page past the end is empty; its offset may not even fit the database's integers.
+            rows = await device_store.page(conn, f, offset, page_size) if offset < total else []
             services = await device_store.services_of(conn, [row["device_id"] for row in rows])
         return Page(total, [device_view(row, services[row["device_id"]], with_imsi=with_imsi) for row in rows])
 

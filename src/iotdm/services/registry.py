@@ -105,19 +105,22 @@ class Registry:
         verify_code = verify_code or credentials.new_verify_code()
         now = now_ms()
         async with self._engine.begin() as conn:
-            row = await self._device(conn, app_id, device_id)
+            # The registration timer before the device row: the scheduler locks them in that order too.
+            await timers.disarm(conn, REGISTRATION_TIMER, device_id)
+            row = await self._device(conn, app_id, device_id, lock=True)
             if row["status"] == Status.ONLINE.value:
                 raise PlatformError(E.DEVICE_ONLINE)
             values: dict[str, Any] = {"verify_code": verify_code, "timeout": timeout, "modified_at": now}
             if node_id is not None and node_id != row["node_id"]:
                 await self._ensure_node_id_free(conn, node_id, device_id)
                 values["node_id"] = node_id
-            await device_store.update(conn, device_id, values)
-            if not row["activated"]:
+            try:
+                await device_store.update(conn, device_id, values)
+            except sa.exc.IntegrityError as exc:  # a concurrent registration or refresh took the nodeId
+                raise PlatformError(E.NODE_ID_DUPLICATED) from exc
+            if not row["activated"] and timeout:
                 # A never-activated registration gets a fresh validity period; an activated device never expires.
-                await timers.disarm(conn, REGISTRATION_TIMER, device_id)
-                if timeout:
-                    await timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
+                await timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
             if "node_id" in values:
                 await self._emit_info_changed(conn, device_id, now)
         return verify_code, timeout
@@ -128,16 +131,19 @@ class Registry:
         if psk is not None:
             values = {**values, "psk_enc": self._keyring.encrypt(psk)}
         async with self._engine.begin() as conn:
-            await self._device(conn, app_id, device_id)
-            if values:
-                await device_store.update(conn, device_id, {**values, "modified_at": now})
+            await self._device(conn, app_id, device_id, lock=True)
+            if not values:  # nothing changes, so there is nothing to tell
+                return
+            await device_store.update(conn, device_id, {**values, "modified_at": now})
             await self._emit_info_changed(conn, device_id, now)
 
     async def delete(self, app_id: str, device_id: str, cascade: bool) -> None:
         """§1.4.5: children are deleted too (cascade) or become directly connected devices."""
         now = now_ms()
         async with self._engine.begin() as conn:
-            row = await self._device(conn, app_id, device_id)
+            # The registration timer before the device row: the scheduler locks them in that order too.
+            await timers.disarm(conn, REGISTRATION_TIMER, device_id)
+            row = await self._device(conn, app_id, device_id, lock=True)
             children = await device_store.children(conn, device_id)
             doomed = [row, *children] if cascade else [row]
             for child in [] if cascade else children:
@@ -164,14 +170,16 @@ class Registry:
 
     async def expire_registration(self, conn: AsyncConnection, device_id: str) -> None:
         """The registration timer lapsed: delete a still unactivated device and push bindDevice expired (D1)."""
-        row = await device_store.get_any(conn, device_id)
+        row = await device_store.get_any(conn, device_id, lock=True)
         if row is None or row["activated"]:
             return
         await device_store.delete(conn, [device_id])
         await outbox.append(conn, row["app_id"], notifications.bind_device(row, BindResult.EXPIRED), now_ms())
 
-    async def _device(self, conn: AsyncConnection, app_id: str, device_id: str) -> sa.RowMapping:
-        row = await device_store.get(conn, app_id, device_id)
+    async def _device(self, conn: AsyncConnection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping:
+        """The app's device or 100403; ``lock``: a concurrent change of it waits for this transaction, and one
+        that committed first is seen (a device deleted meanwhile is unknown)."""
+        row = await device_store.get(conn, app_id, device_id, lock=lock)
         if row is None:
             raise PlatformError(E.DEVICE_NOT_FOUND)
         return row

@@ -24,7 +24,8 @@ class Shadow:
     async def modify(self, app_id: str, device_id: str, desireds: list[tuple[str, dict[str, Any]]]) -> None:
         now = now_ms()
         async with self._engine.begin() as conn:
-            row = await device_store.get(conn, app_id, device_id)
+            # Locked, so a concurrent deletion either waits for this change or is seen here (device unknown).
+            row = await device_store.get(conn, app_id, device_id, lock=True)
             if row is None:
                 raise PlatformError(E.DEVICE_NOT_FOUND)
             for service_id, desired in desireds:

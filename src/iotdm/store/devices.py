@@ -32,14 +32,18 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(devices.insert().values(**values))
 
 
-async def get(conn: AsyncConnection, app_id: str, device_id: str) -> sa.RowMapping | None:
-    result = await conn.execute(devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id))
+async def get(conn: AsyncConnection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
+    """The app's device; ``lock`` holds its row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
+    has one writer at a time anyway)."""
+    query = devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id)
+    result = await conn.execute(query.with_for_update() if lock else query)
     return result.mappings().first()
 
 
-async def get_any(conn: AsyncConnection, device_id: str) -> sa.RowMapping | None:
+async def get_any(conn: AsyncConnection, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """A device whatever its app: for the platform's own timers and device access."""
-    result = await conn.execute(devices.select().where(devices.c.device_id == device_id))
+    query = devices.select().where(devices.c.device_id == device_id)
+    result = await conn.execute(query.with_for_update() if lock else query)
     return result.mappings().first()
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
 from iotdm.domain.devices import MUTE_VALUES
-from iotdm.northbound.dto.common import Psk, Str1To256, Str256, Timeout
+from iotdm.northbound.dto.common import Integer, Psk, Str1To256, Str256, Timeout
 
 
 class DeviceInfoIn(BaseModel):
@@ -79,7 +79,7 @@ class RefreshKeyIn(BaseModel):
 
     nodeId: Str1To256 | None = None
     timeout: Timeout | None = None
-    verifyCode: Str1To256 | None = None
+    verifyCode: Str256 | None = Field(None, description="Generated when absent or empty.")
 
 
 class RefreshKeyOut(BaseModel):
@@ -96,11 +96,11 @@ class CustomField(BaseModel):
 class Tag(BaseModel):
     tagName: Annotated[str, Field(min_length=1, max_length=128)]
     tagValue: Annotated[str, Field(min_length=1, max_length=1024)]
-    tagType: int | None = None
+    tagType: Integer | None = None
 
 
 class DataConfig(BaseModel):
-    dataAgingTime: Annotated[int, Field(ge=0, le=90, description="Days.")] | None = None
+    dataAgingTime: Annotated[Integer, Field(ge=0, le=90, description="Days.")] | None = None
 
 
 class DeviceConfig(BaseModel):
@@ -158,3 +158,10 @@ class ModifyShadowIn(BaseModel):
     serviceDesireds: list[ServiceDesired] = Field(
         min_length=1, validation_alias=AliasChoices("serviceDesireds", "serviceDesires")
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        # The first alias present wins, so an explicit null under one spelling would hide the list under the
+        # other; null means absent (G8).
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data

@@ -20,6 +20,7 @@ from iotdm.store.devices import DeviceFilter
 router = APIRouter(tags=["1.5 Data collection"])
 
 _SELECT_DOC = "IMSI: include deviceInfo.imsi."
+_LONG_MAX = 2**63 - 1  # pageNo is a Java Long in the reference; beyond it answer 100216, not a 500
 
 
 def _wants_imsi(select: str | None) -> bool:
@@ -68,7 +69,7 @@ async def query_devices(
     deviceType: str | None = None,
     location: str | None = None,
     name: str | None = None,
-    pageNo: Annotated[int | None, Query(ge=0, description="Default 0.")] = None,
+    pageNo: Annotated[int | None, Query(ge=0, le=_LONG_MAX, description="Default 0.")] = None,
     pageSize: Annotated[int, Query(ge=1, le=250)] = 25,
     status: Annotated[str | None, Query(description="ONLINE, OFFLINE, INACTIVE or ABNORMAL.")] = None,
     startTime: Annotated[str | None, Query(description="Registered at or after (yyyyMMdd'T'HHmmss'Z').")] = None,
