@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +41,15 @@ class PlatformThread:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
+
+    def read(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run a store function on the node's database, on the node's own loop (as the platform does)."""
+        assert self.platform is not None
+        return self.run(self.platform.db.read(fn))
+
+    def write(self, fn: Callable[[sa.Connection], T]) -> T:
+        assert self.platform is not None
+        return self.run(self.platform.db.write(fn))
 
     def start(self) -> None:
         self.platform = Platform(self.settings)

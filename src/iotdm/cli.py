@@ -43,11 +43,11 @@ def _settings(**flags: Any) -> Settings:
 
 def _operate(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
     async def run() -> T:
-        engine, services = await open_services(settings)
+        db, services = await open_services(settings)
         try:
             return await action(services)
         finally:
-            await engine.dispose()
+            await db.close()
 
     try:
         return asyncio.run(run())

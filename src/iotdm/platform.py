@@ -12,15 +12,14 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iotdm.northbound.app import create_app
 from iotdm.scheduler import Scheduler
 from iotdm.services.container import Services
 from iotdm.services.credentials import Keyring
-from iotdm.services.registry import REGISTRATION_TIMER
+from iotdm.services.registry import REGISTRATION_TIMER, expire_registration
 from iotdm.settings import Settings
-from iotdm.store.engine import create_engine, migrate
+from iotdm.store.engine import Database
 from iotdm.tls import ensure_self_signed
 
 log = logging.getLogger(__name__)
@@ -34,17 +33,17 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def open_services(settings: Settings) -> tuple[AsyncEngine, Services]:
+async def open_services(settings: Settings) -> tuple[Database, Services]:
     """The database (migrated) and the use cases on it: for the server and for operator commands alike."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url())
-    await migrate(engine)
+    db = Database(settings.resolved_database_url())
+    await db.migrate()
     keyring = (
         Keyring(settings.secret_key.encode())
         if settings.secret_key
         else Keyring.from_file(settings.data_dir / "secret.key")
     )
-    return engine, Services.build(engine, settings, keyring)
+    return db, Services.build(db, settings, keyring)
 
 
 def admin_token(data_dir: Path) -> str:
@@ -60,7 +59,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.urls: list[str] = []
-        self._engine: AsyncEngine | None = None
+        self._db: Database | None = None
         self._server: _Server | None = None
         self._app: FastAPI | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -78,14 +77,14 @@ class Platform:
         return self._app
 
     @property
-    def engine(self) -> AsyncEngine:
-        """The database engine of the running node (tests read the outbox through it)."""
-        assert self._engine is not None
-        return self._engine
+    def db(self) -> Database:
+        """The database of the running node (tests read the outbox through it)."""
+        assert self._db is not None
+        return self._db
 
     async def start(self) -> None:
         s = self.settings
-        self._engine, services = await open_services(s)
+        self._db, services = await open_services(s)
         app = self._app = create_app(services, admin_token(s.data_dir))
         cert, key = (s.cert, s.key) if s.cert and s.key else ensure_self_signed(s.data_dir) if s.tls else (None, None)
         config = uvicorn.Config(
@@ -104,7 +103,7 @@ class Platform:
             if self._tasks[0].done():
                 self._tasks[0].result()
             await asyncio.sleep(0.01)
-        scheduler = Scheduler(self._engine, {REGISTRATION_TIMER: services.registry.expire_registration})
+        scheduler = Scheduler(self._db, {REGISTRATION_TIMER: expire_registration})
         self._tasks.append(asyncio.create_task(scheduler.run()))
         host = "localhost" if s.host in ("0.0.0.0", "::") else s.host
         self.urls = [f"{'https' if s.tls else 'http'}://{host}:{self.http_port}"]
@@ -118,8 +117,8 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self._engine is not None:
-            await self._engine.dispose()
+        if self._db is not None:
+            await self._db.close()
 
 
 def _family(host: str) -> socket.AddressFamily:

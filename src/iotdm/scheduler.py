@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import sqlalchemy as sa
 
 from iotdm.services.clock import now_ms
 from iotdm.store import timers
+from iotdm.store.engine import Database
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncConnection, str], Awaitable[None]]
+Handler = Callable[[sa.Connection, str], None]
 
 # Timers may be armed by another node or process, so the database is polled rather than waited on.
 _POLL_INTERVAL = 0.5
 
 
 class Scheduler:
-    def __init__(self, engine: AsyncEngine, handlers: dict[str, Handler]) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, handlers: dict[str, Handler]) -> None:
+        self._db = db
         self._handlers = handlers
 
     async def run(self) -> None:
@@ -39,16 +40,17 @@ class Scheduler:
     async def run_due(self) -> int:
         """Apply every timer due now; answer how many were applied."""
         applied = 0
-        while True:
-            async with self._engine.begin() as conn:
-                batch = await timers.due(conn, now_ms())
-                for timer in batch:
-                    handler = self._handlers.get(timer["kind"])
-                    if handler is None:
-                        log.warning("no handler for timer kind %s", timer["kind"])
-                    else:
-                        await handler(conn, timer["key"])
-                    await timers.disarm(conn, timer["kind"], timer["key"])
-            applied += len(batch)
-            if not batch:
-                return applied
+        while batch := await self._db.write(self._apply_due):
+            applied += batch
+        return applied
+
+    def _apply_due(self, conn: sa.Connection) -> int:
+        batch = timers.due(conn, now_ms())
+        for timer in batch:
+            handler = self._handlers.get(timer["kind"])
+            if handler is None:
+                log.warning("no handler for timer kind %s", timer["kind"])
+            else:
+                handler(conn, timer["key"])
+            timers.disarm(conn, timer["kind"], timer["key"])
+        return len(batch)

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from iotdm.store import devices as device_store
 from iotdm.store import outbox
@@ -43,17 +44,15 @@ def get_shadow(app: App, device_id: str) -> dict[str, Any]:
 def events(node: PlatformThread, app_id: str) -> list[dict[str, Any]]:
     """Every outbox row of one app, oldest first (the outbox is shared by the whole session)."""
 
-    async def read() -> list[dict[str, Any]]:
-        assert node.platform is not None
+    def read(conn: sa.Connection) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         after = 0
-        async with node.platform.engine.connect() as conn:
-            while rows := await outbox.read_after(conn, after):
-                found.extend(dict(row) for row in rows if row["app_id"] == app_id)
-                after = rows[-1]["id"]
+        while rows := outbox.read_after(conn, after):
+            found.extend(dict(row) for row in rows if row["app_id"] == app_id)
+            after = rows[-1]["id"]
         return found
 
-    return node.run(read())
+    return node.read(read)
 
 
 def payloads(node: PlatformThread, app_id: str, notify_type: str) -> list[dict[str, Any]]:
@@ -902,16 +901,10 @@ def test_invalid_body_is_counted_once_by_flow_control(make_app: Callable[..., Ap
 def test_refresh_key_refused_while_online(node: PlatformThread, app: App) -> None:
     device_id = app.register()["deviceId"]
     # Devices go online through device access (MQTT); here the store is set as a connection would set it.
-    node.run(_set_status(node, device_id, "ONLINE"))
+    node.write(lambda conn: device_store.update(conn, device_id, {"status": "ONLINE"}))
     assert_error(app.http.put(f"{REG_V1}/{device_id}", json={"verifyCode": "abc"}), 400, "100611")
-    node.run(_set_status(node, device_id, "OFFLINE"))
+    node.write(lambda conn: device_store.update(conn, device_id, {"status": "OFFLINE"}))
     assert app.http.put(f"{REG_V1}/{device_id}", json={"verifyCode": "abc"}).status_code == 200
-
-
-async def _set_status(node: PlatformThread, device_id: str, status: str) -> None:
-    assert node.platform is not None
-    async with node.platform.engine.begin() as conn:
-        await device_store.update(conn, device_id, {"status": status})
 
 
 def test_refresh_key_empty_verify_code_is_generated(app: App) -> None:

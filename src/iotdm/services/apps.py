@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import sqlalchemy as sa
 
 from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.ratelimit import SlidingWindowLimiter
@@ -14,6 +15,10 @@ from iotdm.services import credentials
 from iotdm.services.clock import now_ms
 from iotdm.settings import Settings
 from iotdm.store import apps as app_store
+from iotdm.store.engine import Database
+
+# How long a token read from the database is trusted without reading it again (seconds).
+VERIFIED_FOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,24 @@ class Tokens:
 
 
 @dataclass(frozen=True)
+class _VerifiedCaller:
+    """An app's token as last read from the database. Reused for a moment so that a busy app costs no query per
+    call; a login on this node forgets it at once, one on another node is seen within VERIFIED_FOR seconds."""
+
+    token_hash: str
+    expires_at: int
+    rate_limit: int | None
+    verified_at: float
+
+    def still_vouches_for(self, token_hash: str) -> bool:
+        return (
+            hmac.compare_digest(token_hash, self.token_hash)
+            and time.monotonic() - self.verified_at < VERIFIED_FOR
+            and self.expires_at > now_ms()
+        )
+
+
+@dataclass(frozen=True)
 class AppSummary:
     app_id: str
     name: str
@@ -48,72 +71,73 @@ class AppSummary:
 
 
 class AppService:
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
         self._settings = settings
         self._limiter = SlidingWindowLimiter()
+        self._verified: dict[str, _VerifiedCaller] = {}
 
     # Operators (CLI and admin API)
 
     async def create(self, name: str, rate_limit: int | None) -> NewApp:
         app = NewApp(credentials.new_app_id(), credentials.new_secret())
-        async with self._engine.begin() as conn:
-            await app_store.insert(conn, app.app_id, name, credentials.digest(app.secret), rate_limit, now_ms())
+        secret_hash = credentials.digest(app.secret)
+        await self._db.write(lambda conn: app_store.insert(conn, app.app_id, name, secret_hash, rate_limit, now_ms()))
         return app
 
     async def list(self) -> list[AppSummary]:
-        async with self._engine.connect() as conn:
-            rows = await app_store.list_all(conn)
+        def summaries(conn: sa.Connection) -> list[AppSummary]:
             return [
-                AppSummary(
-                    row["app_id"],
-                    row["name"],
-                    row["rate_limit"],
-                    await app_store.grantees(conn, row["app_id"]),
-                )
-                for row in rows
+                AppSummary(row["app_id"], row["name"], row["rate_limit"], app_store.grantees(conn, row["app_id"]))
+                for row in app_store.list_all(conn)
             ]
+
+        return await self._db.read(summaries)
 
     async def authorize(self, owner_app_id: str, grantee_app_id: str) -> None:
         """Let ``grantee_app_id`` act on the devices of ``owner_app_id`` through the appId parameter (G5)."""
-        async with self._engine.begin() as conn:
+
+        def grant(conn: sa.Connection) -> None:
             for app_id in (owner_app_id, grantee_app_id):
-                if await app_store.get(conn, app_id) is None:
+                if app_store.get(conn, app_id) is None:
                     raise PlatformError(E.APP_NOT_EXISTED)
-            await app_store.grant(conn, owner_app_id, grantee_app_id)
+            app_store.grant(conn, owner_app_id, grantee_app_id)
+
+        await self._db.write(grant)
 
     # §1.3 Secure application access
 
     async def login(self, app_id: str, secret: str) -> Tokens:
-        async with self._engine.begin() as conn:
-            row = await app_store.get(conn, app_id)
-            if row is None or not credentials.matches(secret, row["secret_hash"]):
-                raise PlatformError(E.APP_SECRET_WRONG)
-            return await self._issue(conn, app_id)
+        def login(conn: sa.Connection) -> Tokens:
+            self._check_secret(conn, app_id, secret)
+            return self._issue(conn, app_id)
+
+        return await self._db.write(login)
 
     async def refresh(self, app_id: str, secret: str, refresh_token: str) -> Tokens:
-        async with self._engine.begin() as conn:
-            row = await app_store.get(conn, app_id)
-            if row is None or not credentials.matches(secret, row["secret_hash"]):
-                raise PlatformError(E.APP_SECRET_WRONG)
-            if not await app_store.refresh_token_valid(conn, app_id, credentials.digest(refresh_token), now_ms()):
+        def refresh(conn: sa.Connection) -> Tokens:
+            self._check_secret(conn, app_id, secret)
+            if not app_store.refresh_token_valid(conn, app_id, credentials.digest(refresh_token), now_ms()):
                 raise PlatformError(E.INPUT_INVALID_50400)
-            return await self._issue(conn, app_id)
+            return self._issue(conn, app_id)
 
-    async def _issue(self, conn: Any, app_id: str) -> Tokens:
+        return await self._db.write(refresh)
+
+    @staticmethod
+    def _check_secret(conn: sa.Connection, app_id: str, secret: str) -> None:
+        row = app_store.get(conn, app_id)
+        if row is None or not credentials.matches(secret, row["secret_hash"]):
+            raise PlatformError(E.APP_SECRET_WRONG)
+
+    def _issue(self, conn: sa.Connection, app_id: str) -> Tokens:
         """A new accessToken replaces every earlier one of the app (§1.3.1 L508, DECISIONS G4)."""
+        self._verified.pop(app_id, None)
         now = now_ms()
         tokens = Tokens(credentials.new_token(), credentials.new_token(), self._settings.access_token_ttl)
-        await app_store.set_access_token(
-            conn, app_id, credentials.digest(tokens.access_token), now + tokens.expires_in * 1000
-        )
-        await app_store.add_refresh_token(
-            conn,
-            app_id,
-            credentials.digest(tokens.refresh_token),
-            now + self._settings.refresh_token_ttl * 1000,
-            now,
-        )
+        access_expiry = now + tokens.expires_in * 1000
+        app_store.set_access_token(conn, app_id, credentials.digest(tokens.access_token), access_expiry)
+        refresh_expiry = now + self._settings.refresh_token_ttl * 1000
+        app_store.add_refresh_token(conn, app_id, credentials.digest(tokens.refresh_token), refresh_expiry, now)
         return tokens
 
     # Every other call
@@ -122,23 +146,36 @@ class AppService:
         """Check the caller's credentials and flow control; answer the app whose resources the call acts on."""
         if not app_key:
             raise PlatformError(E.APP_KEY_MISSING)
-        async with self._engine.connect() as conn:
-            row = await app_store.get(conn, app_key)
-            if (
-                row is None
-                or not access_token
-                or row["access_token_hash"] is None
-                or not credentials.matches(access_token, row["access_token_hash"])
-                or row["access_expires_at"] <= now_ms()
-            ):
-                raise PlatformError(E.TOKEN_INVALID)
-            limit = self._settings.rate_limit if row["rate_limit"] is None else row["rate_limit"]
-            if not self._limiter.allow(app_key, limit, time.time()):
-                raise PlatformError(E.THROTTLED)
-            if not target_app_id or target_app_id == app_key:
-                return app_key
-            if await app_store.get(conn, target_app_id) is None:
+        if not access_token:
+            raise PlatformError(E.TOKEN_INVALID)
+        token_hash = credentials.digest(access_token)
+        caller = self._verified.get(app_key)
+        if caller is None or not caller.still_vouches_for(token_hash):
+            caller = await self._verify(app_key, token_hash)
+        limit = self._settings.rate_limit if caller.rate_limit is None else caller.rate_limit
+        if not self._limiter.allow(app_key, limit, time.time()):
+            raise PlatformError(E.THROTTLED)
+        if not target_app_id or target_app_id == app_key:
+            return app_key
+
+        def check_grant(conn: sa.Connection) -> None:
+            if app_store.get(conn, target_app_id) is None:
                 raise PlatformError(E.APP_NOT_EXISTED)
-            if not await app_store.is_granted(conn, target_app_id, app_key):
+            if not app_store.is_granted(conn, target_app_id, app_key):
                 raise PlatformError(E.APP_NOT_AUTHORIZED)
-            return target_app_id
+
+        await self._db.read(check_grant)
+        return target_app_id
+
+    async def _verify(self, app_id: str, token_hash: str) -> _VerifiedCaller:
+        row = await self._db.read(lambda conn: app_store.get(conn, app_id))
+        if (
+            row is None
+            or row["access_token_hash"] is None
+            or not hmac.compare_digest(token_hash, row["access_token_hash"])
+            or row["access_expires_at"] <= now_ms()
+        ):
+            raise PlatformError(E.TOKEN_INVALID)
+        caller = _VerifiedCaller(token_hash, row["access_expires_at"], row["rate_limit"], time.monotonic())
+        self._verified[app_id] = caller
+        return caller

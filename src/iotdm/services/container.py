@@ -1,10 +1,8 @@
-"""The use cases of one platform node, wired to its engine and settings."""
+"""The use cases of one platform node, wired to its database and settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iotdm.services.apps import AppService
 from iotdm.services.credentials import Keyring
@@ -12,6 +10,7 @@ from iotdm.services.device_queries import DeviceQueries
 from iotdm.services.registry import Registry
 from iotdm.services.shadow import Shadow
 from iotdm.settings import Settings
+from iotdm.store.engine import Database
 
 
 @dataclass(frozen=True)
@@ -22,10 +21,10 @@ class Services:
     shadow: Shadow
 
     @classmethod
-    def build(cls, engine: AsyncEngine, settings: Settings, keyring: Keyring) -> Services:
+    def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
         return cls(
-            apps=AppService(engine, settings),
-            registry=Registry(engine, keyring, settings.registration_timeout),
-            queries=DeviceQueries(engine),
-            shadow=Shadow(engine),
+            apps=AppService(db, settings),
+            registry=Registry(db, keyring, settings.registration_timeout),
+            queries=DeviceQueries(db),
+            shadow=Shadow(db),
         )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import sqlalchemy as sa
 
 from iotdm.domain.devices import device_view, shadow_view
 from iotdm.domain.errors import E, PlatformError
 from iotdm.store import devices as device_store
 from iotdm.store.devices import DeviceFilter
+from iotdm.store.engine import Database
 
 
 @dataclass(frozen=True)
@@ -20,31 +21,35 @@ class Page:
 
 
 class DeviceQueries:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def one(self, app_id: str, device_id: str, *, with_imsi: bool) -> dict[str, Any]:
-        async with self._engine.connect() as conn:
-            row = await device_store.get(conn, app_id, device_id)
+        def read(conn: sa.Connection) -> dict[str, Any]:
+            row = device_store.get(conn, app_id, device_id)
             if row is None:
                 raise PlatformError(E.DEVICE_NOT_FOUND)
-            services = await device_store.services_of(conn, [device_id])
-        return device_view(row, services[device_id], with_imsi=with_imsi)
+            return device_view(row, device_store.services_of(conn, [device_id])[device_id], with_imsi=with_imsi)
+
+        return await self._db.read(read)
 
     async def page(self, f: DeviceFilter, page_no: int, page_size: int, *, with_imsi: bool) -> Page:
-        async with self._engine.connect() as conn:
-            total = await device_store.count(conn, f)
+        def read(conn: sa.Connection) -> Page:
+            total = device_store.count(conn, f)
             offset = page_no * page_size
             # A page past the end is empty; its offset may not even fit the database's integers.
-            rows = await device_store.page(conn, f, offset, page_size) if offset < total else []
-            services = await device_store.services_of(conn, [row["device_id"] for row in rows])
-        return Page(total, [device_view(row, services[row["device_id"]], with_imsi=with_imsi) for row in rows])
+            rows = device_store.page(conn, f, offset, page_size) if offset < total else []
+            services = device_store.services_of(conn, [row["device_id"] for row in rows])
+            return Page(total, [device_view(row, services[row["device_id"]], with_imsi=with_imsi) for row in rows])
+
+        return await self._db.read(read)
 
     async def shadow(self, app_id: str, device_id: str) -> dict[str, Any]:
-        async with self._engine.connect() as conn:
-            row = await device_store.get(conn, app_id, device_id)
+        def read(conn: sa.Connection) -> dict[str, Any]:
+            row = device_store.get(conn, app_id, device_id)
             if row is None:
                 # §1.4.9 has no 100403 row; its table answers an unknown device with 100418.
                 raise PlatformError(E.DEVICE_DATA_NOT_FOUND)
-            services = await device_store.services_of(conn, [device_id])
-        return shadow_view(row, services[device_id])
+            return shadow_view(row, device_store.services_of(conn, [device_id])[device_id])
+
+        return await self._db.read(read)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from iotdm.domain import notifications
 from iotdm.domain.devices import NodeType, Status
@@ -20,6 +19,7 @@ from iotdm.services.clock import now_ms
 from iotdm.services.credentials import Keyring
 from iotdm.store import devices as device_store
 from iotdm.store import outbox, timers
+from iotdm.store.engine import Database
 
 REGISTRATION_TIMER = "registration"
 
@@ -49,8 +49,8 @@ class Registered:
 
 
 class Registry:
-    def __init__(self, engine: AsyncEngine, keyring: Keyring, default_timeout: int) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, keyring: Keyring, default_timeout: int) -> None:
+        self._db = db
         self._keyring = keyring
         self._default_timeout = default_timeout
 
@@ -84,17 +84,20 @@ class Registry:
             "status_detail": "NOT_ACTIVE",
             "mute": "FALSE",
         }
-        async with self._engine.begin() as conn:
-            await self._ensure_node_id_free(conn, reg.node_id, device_id)
+
+        def insert(conn: sa.Connection) -> None:
+            _ensure_node_id_free(conn, reg.node_id, device_id)
             try:
-                await device_store.insert(conn, values)
+                device_store.insert(conn, values)
             except sa.exc.IntegrityError as exc:  # a concurrent registration took the nodeId
                 raise PlatformError(E.NODE_ID_DUPLICATED) from exc
             if timeout:
-                await timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
-            row = await device_store.get_any(conn, device_id)
+                timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
+            row = device_store.get_any(conn, device_id)
             assert row is not None
-            await outbox.append(conn, app_id, notifications.device_added(row), now)
+            outbox.append(conn, app_id, notifications.device_added(row), now)
+
+        await self._db.write(insert)
         return Registered(device_id, verify_code, psk, secret, timeout)
 
     async def refresh_key(
@@ -104,25 +107,28 @@ class Registry:
         timeout = self._default_timeout if timeout is None else timeout
         verify_code = verify_code or credentials.new_verify_code()
         now = now_ms()
-        async with self._engine.begin() as conn:
+
+        def refresh(conn: sa.Connection) -> None:
             # The registration timer before the device row: the scheduler locks them in that order too.
-            await timers.disarm(conn, REGISTRATION_TIMER, device_id)
-            row = await self._device(conn, app_id, device_id, lock=True)
+            timers.disarm(conn, REGISTRATION_TIMER, device_id)
+            row = _device(conn, app_id, device_id, lock=True)
             if row["status"] == Status.ONLINE.value:
                 raise PlatformError(E.DEVICE_ONLINE)
             values: dict[str, Any] = {"verify_code": verify_code, "timeout": timeout, "modified_at": now}
             if node_id is not None and node_id != row["node_id"]:
-                await self._ensure_node_id_free(conn, node_id, device_id)
+                _ensure_node_id_free(conn, node_id, device_id)
                 values["node_id"] = node_id
             try:
-                await device_store.update(conn, device_id, values)
+                device_store.update(conn, device_id, values)
             except sa.exc.IntegrityError as exc:  # a concurrent registration or refresh took the nodeId
                 raise PlatformError(E.NODE_ID_DUPLICATED) from exc
             if not row["activated"] and timeout:
                 # A never-activated registration gets a fresh validity period; an activated device never expires.
-                await timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
+                timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
             if "node_id" in values:
-                await self._emit_info_changed(conn, device_id, now)
+                _emit_info_changed(conn, device_id, now)
+
+        await self._db.write(refresh)
         return verify_code, timeout
 
     async def modify(self, app_id: str, device_id: str, values: dict[str, Any], psk: str | None = None) -> None:
@@ -130,66 +136,68 @@ class Registry:
         now = now_ms()
         if psk is not None:
             values = {**values, "psk_enc": self._keyring.encrypt(psk)}
-        async with self._engine.begin() as conn:
-            await self._device(conn, app_id, device_id, lock=True)
+
+        def modify(conn: sa.Connection) -> None:
+            _device(conn, app_id, device_id, lock=True)
             if not values:  # nothing changes, so there is nothing to tell
                 return
-            await device_store.update(conn, device_id, {**values, "modified_at": now})
-            await self._emit_info_changed(conn, device_id, now)
+            device_store.update(conn, device_id, {**values, "modified_at": now})
+            _emit_info_changed(conn, device_id, now)
+
+        await self._db.write(modify)
 
     async def delete(self, app_id: str, device_id: str, cascade: bool) -> None:
         """§1.4.5: children are deleted too (cascade) or become directly connected devices."""
         now = now_ms()
-        async with self._engine.begin() as conn:
+
+        def delete(conn: sa.Connection) -> None:
             # The registration timer before the device row: the scheduler locks them in that order too.
-            await timers.disarm(conn, REGISTRATION_TIMER, device_id)
-            row = await self._device(conn, app_id, device_id, lock=True)
-            children = await device_store.children(conn, device_id)
+            timers.disarm(conn, REGISTRATION_TIMER, device_id)
+            row = _device(conn, app_id, device_id, lock=True)
+            children = device_store.children(conn, device_id)
             doomed = [row, *children] if cascade else [row]
             for child in [] if cascade else children:
-                await device_store.update(
-                    conn,
-                    child["device_id"],
-                    {
-                        "gateway_id": child["device_id"],
-                        "node_type": NodeType.GATEWAY.value,
-                        "modified_at": now,
-                    },
-                )
-                await self._emit_info_changed(conn, child["device_id"], now)
-            await device_store.delete(conn, [d["device_id"] for d in doomed])
+                orphan = {"gateway_id": child["device_id"], "node_type": NodeType.GATEWAY.value, "modified_at": now}
+                device_store.update(conn, child["device_id"], orphan)
+                _emit_info_changed(conn, child["device_id"], now)
+            device_store.delete(conn, [d["device_id"] for d in doomed])
             for gone in doomed:
-                await timers.disarm(conn, REGISTRATION_TIMER, gone["device_id"])
-                await outbox.append(conn, gone["app_id"], notifications.device_deleted(gone), now)
+                timers.disarm(conn, REGISTRATION_TIMER, gone["device_id"])
+                outbox.append(conn, gone["app_id"], notifications.device_deleted(gone), now)
+
+        await self._db.write(delete)
 
     async def activation(self, app_id: str, device_id: str) -> dict[str, Any]:
         """§1.4.7."""
-        async with self._engine.connect() as conn:
-            row = await self._device(conn, app_id, device_id)
+        row = await self._db.read(lambda conn: _device(conn, app_id, device_id))
         return {"deviceId": row["device_id"], "activated": bool(row["activated"]), "name": row["name"]}
 
-    async def expire_registration(self, conn: AsyncConnection, device_id: str) -> None:
-        """The registration timer lapsed: delete a still unactivated device and push bindDevice expired (D1)."""
-        row = await device_store.get_any(conn, device_id, lock=True)
-        if row is None or row["activated"]:
-            return
-        await device_store.delete(conn, [device_id])
-        await outbox.append(conn, row["app_id"], notifications.bind_device(row, BindResult.EXPIRED), now_ms())
 
-    async def _device(self, conn: AsyncConnection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping:
-        """The app's device or 100403; ``lock``: a concurrent change of it waits for this transaction, and one
-        that committed first is seen (a device deleted meanwhile is unknown)."""
-        row = await device_store.get(conn, app_id, device_id, lock=lock)
-        if row is None:
-            raise PlatformError(E.DEVICE_NOT_FOUND)
-        return row
+def expire_registration(conn: sa.Connection, device_id: str) -> None:
+    """The registration timer lapsed: delete a still unactivated device and push bindDevice expired (D1)."""
+    row = device_store.get_any(conn, device_id, lock=True)
+    if row is None or row["activated"]:
+        return
+    device_store.delete(conn, [device_id])
+    outbox.append(conn, row["app_id"], notifications.bind_device(row, BindResult.EXPIRED), now_ms())
 
-    async def _ensure_node_id_free(self, conn: AsyncConnection, node_id: str, device_id: str) -> None:
-        owner = await device_store.node_id_owner(conn, node_id)
-        if owner is not None and owner != device_id:
-            raise PlatformError(E.NODE_ID_DUPLICATED)
 
-    async def _emit_info_changed(self, conn: AsyncConnection, device_id: str, now: int) -> None:
-        row = await device_store.get_any(conn, device_id)
-        assert row is not None
-        await outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)
+def _device(conn: sa.Connection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping:
+    """The app's device or 100403; ``lock``: a concurrent change of it waits for this transaction, and one that
+    committed first is seen (a device deleted meanwhile is unknown)."""
+    row = device_store.get(conn, app_id, device_id, lock=lock)
+    if row is None:
+        raise PlatformError(E.DEVICE_NOT_FOUND)
+    return row
+
+
+def _ensure_node_id_free(conn: sa.Connection, node_id: str, device_id: str) -> None:
+    owner = device_store.node_id_owner(conn, node_id)
+    if owner is not None and owner != device_id:
+        raise PlatformError(E.NODE_ID_DUPLICATED)
+
+
+def _emit_info_changed(conn: sa.Connection, device_id: str, now: int) -> None:
+    row = device_store.get_any(conn, device_id)
+    assert row is not None
+    outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)

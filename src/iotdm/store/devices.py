@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iotdm.store.schema import desired_history, device_services, devices
 
@@ -28,45 +27,43 @@ class DeviceFilter:
     ascending: bool = False
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(devices.insert().values(**values))
+def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
+    conn.execute(devices.insert().values(**values))
 
 
-async def get(conn: AsyncConnection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
+def get(conn: sa.Connection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """The app's device; ``lock`` holds its row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
     has one writer at a time anyway)."""
     query = devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id)
-    result = await conn.execute(query.with_for_update() if lock else query)
+    result = conn.execute(query.with_for_update() if lock else query)
     return result.mappings().first()
 
 
-async def get_any(conn: AsyncConnection, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
+def get_any(conn: sa.Connection, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """A device whatever its app: for the platform's own timers and device access."""
     query = devices.select().where(devices.c.device_id == device_id)
-    result = await conn.execute(query.with_for_update() if lock else query)
+    result = conn.execute(query.with_for_update() if lock else query)
     return result.mappings().first()
 
 
-async def node_id_owner(conn: AsyncConnection, node_id: str) -> str | None:
-    result = await conn.execute(sa.select(devices.c.device_id).where(devices.c.node_id == node_id))
+def node_id_owner(conn: sa.Connection, node_id: str) -> str | None:
+    result = conn.execute(sa.select(devices.c.device_id).where(devices.c.node_id == node_id))
     return result.scalar()
 
 
-async def update(conn: AsyncConnection, device_id: str, values: dict[str, Any]) -> None:
-    await conn.execute(devices.update().where(devices.c.device_id == device_id).values(**values))
+def update(conn: sa.Connection, device_id: str, values: dict[str, Any]) -> None:
+    conn.execute(devices.update().where(devices.c.device_id == device_id).values(**values))
 
 
-async def children(conn: AsyncConnection, gateway_id: str) -> Sequence[sa.RowMapping]:
-    result = await conn.execute(
-        devices.select().where(devices.c.gateway_id == gateway_id, devices.c.device_id != gateway_id)
-    )
+def children(conn: sa.Connection, gateway_id: str) -> Sequence[sa.RowMapping]:
+    result = conn.execute(devices.select().where(devices.c.gateway_id == gateway_id, devices.c.device_id != gateway_id))
     return result.mappings().all()
 
 
-async def delete(conn: AsyncConnection, device_ids: Sequence[str]) -> None:
-    await conn.execute(device_services.delete().where(device_services.c.device_id.in_(device_ids)))
-    await conn.execute(desired_history.delete().where(desired_history.c.device_id.in_(device_ids)))
-    await conn.execute(devices.delete().where(devices.c.device_id.in_(device_ids)))
+def delete(conn: sa.Connection, device_ids: Sequence[str]) -> None:
+    conn.execute(device_services.delete().where(device_services.c.device_id.in_(device_ids)))
+    conn.execute(desired_history.delete().where(desired_history.c.device_id.in_(device_ids)))
+    conn.execute(devices.delete().where(devices.c.device_id.in_(device_ids)))
 
 
 def _where(f: DeviceFilter) -> list[sa.ColumnElement[bool]]:
@@ -87,25 +84,25 @@ def _where(f: DeviceFilter) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-async def count(conn: AsyncConnection, f: DeviceFilter) -> int:
-    result = await conn.execute(sa.select(sa.func.count()).select_from(devices).where(*_where(f)))
+def count(conn: sa.Connection, f: DeviceFilter) -> int:
+    result = conn.execute(sa.select(sa.func.count()).select_from(devices).where(*_where(f)))
     return int(result.scalar_one())
 
 
-async def page(conn: AsyncConnection, f: DeviceFilter, offset: int, limit: int) -> Sequence[sa.RowMapping]:
+def page(conn: sa.Connection, f: DeviceFilter, offset: int, limit: int) -> Sequence[sa.RowMapping]:
     order = (
         (devices.c.created_at.asc(), devices.c.device_id.asc())
         if f.ascending
         else (devices.c.created_at.desc(), devices.c.device_id.desc())
     )
-    result = await conn.execute(devices.select().where(*_where(f)).order_by(*order).offset(offset).limit(limit))
+    result = conn.execute(devices.select().where(*_where(f)).order_by(*order).offset(offset).limit(limit))
     return result.mappings().all()
 
 
-async def services_of(conn: AsyncConnection, device_ids: Sequence[str]) -> dict[str, list[sa.RowMapping]]:
+def services_of(conn: sa.Connection, device_ids: Sequence[str]) -> dict[str, list[sa.RowMapping]]:
     if not device_ids:
         return {}
-    result = await conn.execute(
+    result = conn.execute(
         device_services.select()
         .where(device_services.c.device_id.in_(device_ids))
         .order_by(device_services.c.device_id, device_services.c.service_id)
@@ -116,24 +113,24 @@ async def services_of(conn: AsyncConnection, device_ids: Sequence[str]) -> dict[
     return grouped
 
 
-async def set_desired(conn: AsyncConnection, device_id: str, service_id: str, desired: dict[str, Any]) -> None:
+def set_desired(conn: sa.Connection, device_id: str, service_id: str, desired: dict[str, Any]) -> None:
     """Merge desired properties into the service's shadow, creating the service row when new."""
-    result = await conn.execute(
+    result = conn.execute(
         sa.select(device_services.c.desired).where(
             device_services.c.device_id == device_id, device_services.c.service_id == service_id
         )
     )
     row = result.first()
     if row is None:
-        await conn.execute(device_services.insert().values(device_id=device_id, service_id=service_id, desired=desired))
+        conn.execute(device_services.insert().values(device_id=device_id, service_id=service_id, desired=desired))
         return
     merged = {**(row[0] or {}), **desired}
-    await conn.execute(
+    conn.execute(
         device_services.update()
         .where(device_services.c.device_id == device_id, device_services.c.service_id == service_id)
         .values(desired=merged)
     )
 
 
-async def add_desired_history(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(desired_history.insert().values(**values))
+def add_desired_history(conn: sa.Connection, values: dict[str, Any]) -> None:
+    conn.execute(desired_history.insert().values(**values))

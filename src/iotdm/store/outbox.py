@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iotdm.store.schema import outbox
 
 
-async def append(conn: AsyncConnection, app_id: str, payload: dict[str, Any], now: int) -> None:
-    await conn.execute(
+def append(conn: sa.Connection, app_id: str, payload: dict[str, Any], now: int) -> None:
+    conn.execute(
         outbox.insert().values(
             app_id=app_id,
             notify_type=payload["notifyType"],
@@ -23,6 +22,6 @@ async def append(conn: AsyncConnection, app_id: str, payload: dict[str, Any], no
     )
 
 
-async def read_after(conn: AsyncConnection, after_id: int, limit: int = 1000) -> Sequence[sa.RowMapping]:
-    result = await conn.execute(outbox.select().where(outbox.c.id > after_id).order_by(outbox.c.id).limit(limit))
+def read_after(conn: sa.Connection, after_id: int, limit: int = 1000) -> Sequence[sa.RowMapping]:
+    result = conn.execute(outbox.select().where(outbox.c.id > after_id).order_by(outbox.c.id).limit(limit))
     return result.mappings().all()

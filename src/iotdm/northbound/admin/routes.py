@@ -14,7 +14,7 @@ from iotdm.northbound.deps import Svc, bearer_token
 from iotdm.northbound.responses import empty, json_body
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     token = bearer_token(authorization)
     expected: str = request.app.state.admin_token
     if token is None or not hmac.compare_digest(token, expected):
