@@ -7,9 +7,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from iotdm import __version__
-from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.errors import PlatformError
 from iotdm.northbound.admin import routes as admin
 from iotdm.northbound.deps import authenticate_unless_done
+from iotdm.northbound.failsafe import AnswerUnexpected
 from iotdm.northbound.normalize import NormalizeRequest
 from iotdm.northbound.responses import error, json_body
 from iotdm.northbound.routes import auth, data, devices
@@ -31,11 +32,6 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error(rule_for(request.scope.get("endpoint")).code_for(exc.errors()))
 
 
-async def _unexpected(_request: Request, _exc: Exception) -> Response:
-    # Starlette re-raises the exception after this answer, so the server logs it with its stack trace.
-    return error(E.INTERNAL)
-
-
 def create_app(services: Services, admin_token: str) -> FastAPI:
     app = FastAPI(
         title="iotdm",
@@ -48,7 +44,7 @@ def create_app(services: Services, admin_token: str) -> FastAPI:
     app.state.admin_token = admin_token
     app.add_exception_handler(PlatformError, _platform_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(AnswerUnexpected)
     app.add_middleware(NormalizeRequest)
     for module in (auth, devices, data, admin):
         app.include_router(module.router)
