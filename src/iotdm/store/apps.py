@@ -15,9 +15,11 @@ def insert(conn: sa.Connection, app_id: str, name: str, secret_hash: str, rate_l
     )
 
 
+_BY_ID = apps.select().where(apps.c.app_id == sa.bindparam("app_id"))
+
+
 def get(conn: sa.Connection, app_id: str) -> sa.RowMapping | None:
-    result = conn.execute(apps.select().where(apps.c.app_id == app_id))
-    return result.mappings().first()
+    return conn.execute(_BY_ID, {"app_id": app_id}).mappings().first()
 
 
 def list_all(conn: sa.Connection) -> Sequence[sa.RowMapping]:

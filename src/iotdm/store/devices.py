@@ -31,19 +31,27 @@ def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
     conn.execute(devices.insert().values(**values))
 
 
+# The hot reads are built once: building a statement per call costs more than SQLite takes to run it.
+_BY_ID = devices.select().where(devices.c.device_id == sa.bindparam("device_id"))
+_OF_APP = _BY_ID.where(devices.c.app_id == sa.bindparam("app_id"))
+_SERVICES_OF = (
+    device_services.select()
+    .where(device_services.c.device_id.in_(sa.bindparam("device_ids", expanding=True)))
+    .order_by(device_services.c.device_id, device_services.c.service_id)
+)
+
+
 def get(conn: sa.Connection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """The app's device; ``lock`` holds its row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
     has one writer at a time anyway)."""
-    query = devices.select().where(devices.c.device_id == device_id, devices.c.app_id == app_id)
-    result = conn.execute(query.with_for_update() if lock else query)
-    return result.mappings().first()
+    query = _OF_APP.with_for_update() if lock else _OF_APP
+    return conn.execute(query, {"device_id": device_id, "app_id": app_id}).mappings().first()
 
 
 def get_any(conn: sa.Connection, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """A device whatever its app: for the platform's own timers and device access."""
-    query = devices.select().where(devices.c.device_id == device_id)
-    result = conn.execute(query.with_for_update() if lock else query)
-    return result.mappings().first()
+    query = _BY_ID.with_for_update() if lock else _BY_ID
+    return conn.execute(query, {"device_id": device_id}).mappings().first()
 
 
 def node_id_owner(conn: sa.Connection, node_id: str) -> str | None:
@@ -102,11 +110,7 @@ def page(conn: sa.Connection, f: DeviceFilter, offset: int, limit: int) -> Seque
 def services_of(conn: sa.Connection, device_ids: Sequence[str]) -> dict[str, list[sa.RowMapping]]:
     if not device_ids:
         return {}
-    result = conn.execute(
-        device_services.select()
-        .where(device_services.c.device_id.in_(device_ids))
-        .order_by(device_services.c.device_id, device_services.c.service_id)
-    )
+    result = conn.execute(_SERVICES_OF, {"device_ids": list(device_ids)})
     grouped: dict[str, list[sa.RowMapping]] = {device_id: [] for device_id in device_ids}
     for row in result.mappings():
         grouped[row["device_id"]].append(row)
