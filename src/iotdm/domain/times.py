@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 _FORMAT = "%Y%m%dT%H%M%SZ"
-_EVENT_TIME_FORMATS = (_FORMAT, "%Y%m%dT%H:%M:%SZ")
 
 
 def format_time(moment: datetime) -> str:
@@ -17,19 +16,3 @@ def parse_time(text: str) -> datetime:
     if len(text) != 16:
         raise ValueError(f"not a yyyyMMdd'T'HHmmss'Z' time: {text!r}")
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
-
-
-def parse_event_time(text: object) -> datetime | None:
-    """A device's ``eventTime``: either format of G2, or None when missing or invalid."""
-    if not isinstance(text, str):
-        return None
-    for fmt in _EVENT_TIME_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -9,10 +9,14 @@ from fastapi import Depends, Header, Query, Request
 from iotdm.services.container import Services
 
 
-async def services(request: Request) -> Services:
-    # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, on every request.
+def _services_of(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
+
+
+async def services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, on every request.
+    return _services_of(request)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -37,7 +41,7 @@ async def target_app(
 
 async def authenticate(request: Request, app_key: str | None, authorization: str | None, app_id: str | None) -> str:
     key = app_key or request.headers.get("x-app-key")
-    target = await (await services(request)).apps.authenticate(key, bearer_token(authorization), app_id)
+    target = await _services_of(request).apps.authenticate(key, bearer_token(authorization), app_id)
     request.state.target_app = target
     return target
 

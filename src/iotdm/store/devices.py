@@ -39,6 +39,12 @@ _SERVICES_OF = (
     .where(device_services.c.device_id.in_(sa.bindparam("device_ids", expanding=True)))
     .order_by(device_services.c.device_id, device_services.c.service_id)
 )
+# One device is the common case; an expanding IN is rendered anew on every execution.
+_SERVICES_OF_ONE = (
+    device_services.select()
+    .where(device_services.c.device_id == sa.bindparam("device_id"))
+    .order_by(device_services.c.service_id)
+)
 
 
 def get(conn: sa.Connection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
@@ -110,7 +116,10 @@ def page(conn: sa.Connection, f: DeviceFilter, offset: int, limit: int) -> Seque
 def services_of(conn: sa.Connection, device_ids: Sequence[str]) -> dict[str, list[sa.RowMapping]]:
     if not device_ids:
         return {}
-    result = conn.execute(_SERVICES_OF, {"device_ids": list(device_ids)})
+    if len(device_ids) == 1:
+        result = conn.execute(_SERVICES_OF_ONE, {"device_id": device_ids[0]})
+    else:
+        result = conn.execute(_SERVICES_OF, {"device_ids": list(device_ids)})
     grouped: dict[str, list[sa.RowMapping]] = {device_id: [] for device_id in device_ids}
     for row in result.mappings():
         grouped[row["device_id"]].append(row)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from iotdm.domain.times import format_time, parse_event_time, parse_time
+from iotdm.domain.times import format_time, parse_time
 
 
 def test_format_is_utc_compact() -> None:
@@ -22,12 +22,3 @@ def test_parse_round_trips() -> None:
 def test_parse_rejects_other_formats(text: str) -> None:
     with pytest.raises(ValueError):
         parse_time(text)
-
-
-def test_event_time_tolerates_colons_and_falls_back_to_none() -> None:
-    expected = datetime(2016, 12, 19, 11, 49, 20, tzinfo=UTC)
-    assert parse_event_time("20161219T114920Z") == expected
-    assert parse_event_time("20161219T11:49:20Z") == expected
-    assert parse_event_time("yesterday") is None
-    assert parse_event_time(None) is None
-    assert parse_event_time(20161219) is None
