@@ -31,6 +31,7 @@ class E(Enum):
     DEVICE_NOT_FOUND = ErrorSpec("100403", 404, "The device is not existed.", 999)
     PARAMETER_INVALID = ErrorSpec("100405", 400, "The request parameter is invalid.", 1682)
     DEVICE_DATA_NOT_FOUND = ErrorSpec("100418", 404, "The deviceData is not existed.", 1000)
+    DEVICE_AND_GATEWAY_NULL = ErrorSpec("100419", 400, "The deviceId and gatewayId can't be both null.", 2032)
     NODE_ID_DUPLICATED = ErrorSpec("100426", 400, "The nodeId is duplicated.", 765)
     IS_SECURE_INVALID = ErrorSpec("100440", 400, "The isSecure is invalid.", 1119)
     DEVICE_ONLINE = ErrorSpec("100611", 400, "Device is online.", 990)

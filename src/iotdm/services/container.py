@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from iotdm.services.apps import AppService
 from iotdm.services.credentials import Keyring
 from iotdm.services.device_queries import DeviceQueries
+from iotdm.services.history import History
 from iotdm.services.registry import Registry
 from iotdm.services.shadow import Shadow
 from iotdm.settings import Settings
@@ -19,6 +20,7 @@ class Services:
     registry: Registry
     queries: DeviceQueries
     shadow: Shadow
+    history: History
 
     @classmethod
     def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
@@ -27,4 +29,5 @@ class Services:
             registry=Registry(db, keyring, settings.registration_timeout),
             queries=DeviceQueries(db),
             shadow=Shadow(db),
+            history=History(db),
         )

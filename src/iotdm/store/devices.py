@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from iotdm.store.schema import desired_history, device_services, devices
+from iotdm.store.schema import data_history, desired_history, device_services, devices
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ def children(conn: sa.Connection, gateway_id: str) -> Sequence[sa.RowMapping]:
 def delete(conn: sa.Connection, device_ids: Sequence[str]) -> None:
     conn.execute(device_services.delete().where(device_services.c.device_id.in_(device_ids)))
     conn.execute(desired_history.delete().where(desired_history.c.device_id.in_(device_ids)))
+    conn.execute(data_history.delete().where(data_history.c.device_id.in_(device_ids)))
     conn.execute(devices.delete().where(devices.c.device_id.in_(device_ids)))
 
 

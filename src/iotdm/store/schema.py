@@ -127,6 +127,21 @@ desired_history = sa.Table(
     sa.Index("ix_desired_history_device_ts", "device_id", "timestamp"),
 )
 
+# Every accepted report, one row per service (§1.5.3); the newest values also live in device_services.
+data_history = sa.Table(
+    "data_history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("gateway_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("service_id", sa.String(256), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_data_history_device_ts", "device_id", "timestamp"),
+    sa.Index("ix_data_history_gateway_ts", "gateway_id", "timestamp"),
+)
+
 # Transactional outbox: one row per event, written in the transaction of the change it reports.
 outbox = sa.Table(
     "outbox",

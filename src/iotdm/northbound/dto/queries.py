@@ -1,4 +1,4 @@
-"""§1.4.9 and §1.5.1–1.5.2 response bodies (documentation: handlers build them from domain views)."""
+"""§1.4.9 and §1.5.1–1.5.4 response bodies (documentation: handlers build them from domain views)."""
 
 from __future__ import annotations
 
@@ -95,3 +95,43 @@ class ShadowOut(BaseModel):
     lastModifiedTime: str
     deviceInfo: DeviceInfoOut
     services: list[ShadowServiceOut]
+
+
+class DeviceDataHistoryOut(BaseModel):
+    """DeviceDataHistoryDTO (§1.5.3 L1973)."""
+
+    serviceId: str
+    deviceId: str
+    gatewayId: str
+    appId: str
+    data: dict[str, Any]
+    timestamp: str
+
+
+class DeviceDataHistoryPageOut(BaseModel):
+    """§1.5.3 L1963."""
+
+    totalCount: int
+    pageNo: int
+    pageSize: int
+    deviceDataHistoryDTOs: list[DeviceDataHistoryOut]
+
+
+class DeviceDesiredHistoryOut(BaseModel):
+    """DeviceDesiredHistoryDTO (§1.5.4 L2085)."""
+
+    serviceId: str
+    deviceId: str
+    gatewayId: str
+    appId: str
+    desired: dict[str, Any]
+    timestamp: str
+
+
+class DeviceDesiredHistoryPageOut(BaseModel):
+    """§1.5.4 L2075; the list key is the type's name, capital D and all (DECISIONS D5)."""
+
+    totalCount: int
+    pageNo: int
+    pageSize: int
+    DeviceDesiredHistoryDTO: list[DeviceDesiredHistoryOut]

@@ -1,4 +1,4 @@
-"""§1.5 Data collection: querying one device and devices in batches."""
+"""§1.5 Data collection: querying one device, devices in batches, data history and shadow desired history."""
 
 from __future__ import annotations
 
@@ -11,11 +11,17 @@ from iotdm.domain.devices import NodeType, Status
 from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.times import parse_time
 from iotdm.northbound.deps import Svc, TargetApp
-from iotdm.northbound.dto.queries import DeviceOut, DevicesPageOut
+from iotdm.northbound.dto.queries import (
+    DeviceDataHistoryPageOut,
+    DeviceDesiredHistoryPageOut,
+    DeviceOut,
+    DevicesPageOut,
+)
 from iotdm.northbound.responses import json_body
 from iotdm.northbound.validation import on_invalid
 from iotdm.services.clock import from_datetime
 from iotdm.store.devices import DeviceFilter
+from iotdm.store.history import HistoryFilter
 
 router = APIRouter(tags=["1.5 Data collection"])
 
@@ -38,13 +44,13 @@ def _choice(value: str | None, allowed: type[NodeType] | type[Status]) -> str | 
     return value
 
 
-def _time_ms(value: str | None) -> int | None:
+def _time_ms(value: str | None, invalid: E = E.PARAMETER_INVALID) -> int | None:
     if value is None:
         return None
     try:
         return from_datetime(parse_time(value))
     except ValueError as exc:
-        raise PlatformError(E.PARAMETER_INVALID) from exc
+        raise PlatformError(invalid) from exc
 
 
 @router.get("/iocm/app/dm/v1.4.0/devices/{deviceId}", responses={200: {"model": DeviceOut}})
@@ -98,3 +104,74 @@ async def query_devices(
     )
     page = await svc.queries.page(f, page_no, pageSize, with_imsi=with_imsi)
     return json_body({"totalCount": page.total, "pageNo": page_no, "pageSize": pageSize, "devices": page.devices})
+
+
+_HISTORY_START_DOC = "Recorded at or after (yyyyMMdd'T'HHmmss'Z')."
+_HISTORY_END_DOC = "Recorded before (yyyyMMdd'T'HHmmss'Z')."
+_PROPERTY_DOC = "Only records that contain this property."
+
+
+def _history_filter(
+    app_id: str,
+    device_id: str | None,
+    gateway_id: str | None,
+    service_id: str | None,
+    prop: str | None,
+    start_time: str | None,
+    end_time: str | None,
+) -> HistoryFilter:
+    """The history APIs answer a malformed time with their one invalid-input code, 100216."""
+    return HistoryFilter(
+        app_id=app_id,
+        device_id=device_id,
+        gateway_id=gateway_id,
+        service_id=service_id,
+        property=prop,
+        from_ms=_time_ms(start_time, E.APP_INPUT_INVALID),
+        before_ms=_time_ms(end_time, E.APP_INPUT_INVALID),
+    )
+
+
+@router.get("/iocm/app/data/v1.2.0/deviceDataHistory", responses={200: {"model": DeviceDataHistoryPageOut}})
+@on_invalid(E.APP_INPUT_INVALID)
+async def device_data_history(
+    app_id: TargetApp,
+    svc: Svc,
+    deviceId: str | None = None,
+    gatewayId: Annotated[str | None, Query(description="Alone: every device under this gateway.")] = None,
+    serviceId: str | None = None,
+    property: Annotated[str | None, Query(description=_PROPERTY_DOC)] = None,
+    pageNo: Annotated[int, Query(ge=0, le=_LONG_MAX)] = 0,
+    pageSize: Annotated[int, Query(ge=1, le=2000)] = 1,
+    startTime: Annotated[str | None, Query(description=_HISTORY_START_DOC)] = None,
+    endTime: Annotated[str | None, Query(description=_HISTORY_END_DOC)] = None,
+) -> Response:
+    """§1.5.3 L1932: data reported by a device (or the devices under a gateway), newest first."""
+    f = _history_filter(app_id, deviceId, gatewayId, serviceId, property, startTime, endTime)
+    page = await svc.history.data(f, pageNo, pageSize)
+    return json_body(
+        {"totalCount": page.total, "pageNo": pageNo, "pageSize": pageSize, "deviceDataHistoryDTOs": page.records}
+    )
+
+
+@router.get("/iocm/app/shadow/v1.5.0/deviceDesiredHistory", responses={200: {"model": DeviceDesiredHistoryPageOut}})
+@on_invalid(E.APP_INPUT_INVALID)
+async def device_desired_history(
+    app_id: TargetApp,
+    svc: Svc,
+    deviceId: str | None = None,
+    gatewayId: Annotated[str | None, Query(description="Alone: every device under this gateway.")] = None,
+    serviceId: str | None = None,
+    property: Annotated[str | None, Query(description=_PROPERTY_DOC)] = None,
+    pageNo: Annotated[int, Query(ge=0, le=_LONG_MAX)] = 0,
+    pageSize: Annotated[int, Query(ge=1, le=250)] = 25,
+    startTime: Annotated[str | None, Query(description=_HISTORY_START_DOC)] = None,
+    endTime: Annotated[str | None, Query(description=_HISTORY_END_DOC)] = None,
+) -> Response:
+    """§1.5.4 L2042: desired-property changes of a device shadow (or of the devices under a gateway), newest
+    first."""
+    f = _history_filter(app_id, deviceId, gatewayId, serviceId, property, startTime, endTime)
+    page = await svc.history.desired(f, pageNo, pageSize)
+    return json_body(
+        {"totalCount": page.total, "pageNo": pageNo, "pageSize": pageSize, "DeviceDesiredHistoryDTO": page.records}
+    )
