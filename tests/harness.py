@@ -31,6 +31,7 @@ class PlatformThread:
             database_url=TEST_DATABASE_URL,
             host="127.0.0.1",
             http_port=0,
+            mqtt_port=0,
             tls=False,
             **overrides,
         )
@@ -54,8 +55,9 @@ class PlatformThread:
     def start(self) -> None:
         self.platform = Platform(self.settings)
         self.run(self.platform.start())
-        # A restart comes back on the same port, so clients made before it keep working.
+        # A restart comes back on the same ports, so clients made before it keep working.
         self.settings.http_port = self.platform.http_port
+        self.settings.mqtt_port = self.platform.mqtt_port
 
     def stop(self) -> None:
         if self.platform is not None:

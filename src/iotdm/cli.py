@@ -62,6 +62,7 @@ def serve(
     database_url: DatabaseUrl = None,
     host: Annotated[str | None, typer.Option(help="Bind address [env IOTDM_HOST; default 0.0.0.0].")] = None,
     http_port: Annotated[int | None, typer.Option(help="Northbound port [env IOTDM_HTTP_PORT; default 8743].")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="Device MQTT port [env IOTDM_MQTT_PORT; default 8883].")] = None,
     tls: Annotated[
         bool | None, typer.Option("--tls/--no-tls", help="HTTPS (default) or plain HTTP [env IOTDM_TLS].")
     ] = None,
@@ -78,6 +79,7 @@ def serve(
         database_url=database_url,
         host=host,
         http_port=http_port,
+        mqtt_port=mqtt_port,
         tls=tls,
         cert=cert,
         key=key,
@@ -93,7 +95,7 @@ async def _serve(settings: Settings) -> None:
     platform = Platform(settings)
     await platform.start()
     for url in platform.urls:
-        print(f"northbound API listening on {url}", flush=True)
+        print(f"{'device access' if url.startswith('mqtt') else 'northbound API'} listening on {url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

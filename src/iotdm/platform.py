@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from iotdm.services.container import Services
 from iotdm.services.credentials import Keyring
 from iotdm.services.registry import REGISTRATION_TIMER, expire_registration
 from iotdm.settings import Settings
+from iotdm.southbound.mqtt.listener import MqttListener
 from iotdm.store.engine import Database
 from iotdm.tls import ensure_self_signed
 
@@ -63,6 +65,8 @@ class Platform:
         self._server: _Server | None = None
         self._app: FastAPI | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._mqtt: MqttListener | None = None
+        self.mqtt_port = 0
 
     @property
     def http_port(self) -> int:
@@ -108,10 +112,21 @@ class Platform:
             await asyncio.sleep(0.01)
         scheduler = Scheduler(self._db, {REGISTRATION_TIMER: expire_registration})
         self._tasks.append(asyncio.create_task(scheduler.run()))
+        self._tasks.append(asyncio.create_task(services.reports.run()))
+        self._mqtt = MqttListener(services.devices, max_packet_size=s.mqtt_max_packet_size)
+        tls = _server_tls(cert, key) if cert and key else None
+        self.mqtt_port = await self._mqtt.start(s.host, s.mqtt_port, tls)
         host = "localhost" if s.host in ("0.0.0.0", "::") else s.host
-        self.urls = [f"{'https' if s.tls else 'http'}://{host}:{self.http_port}"]
+        self.urls = [
+            f"{'https' if s.tls else 'http'}://{host}:{self.http_port}",
+            f"{'mqtts' if s.tls else 'mqtt'}://{host}:{self.mqtt_port}",
+        ]
 
     async def stop(self) -> None:
+        # Devices first: no report is acknowledged once the writer stops.
+        if self._mqtt is not None:
+            await self._mqtt.stop()
+            self._mqtt = None
         if self._server is not None:
             self._server.should_exit = True
         for task in self._tasks[1:]:
@@ -122,6 +137,12 @@ class Platform:
         self._tasks.clear()
         if self._db is not None:
             await self._db.close()
+
+
+def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def _family(host: str) -> socket.AddressFamily:

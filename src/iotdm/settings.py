@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     )
     host: str = Field("0.0.0.0", description="Address the listeners bind to.")
     http_port: int = Field(8743, ge=0, le=65535, description="Northbound HTTP(S) port; 0 picks a free port.")
+    mqtt_port: int = Field(8883, ge=0, le=65535, description="Device MQTT(S) port; 0 picks a free port.")
+    mqtt_max_packet_size: int = Field(
+        2 * 1024 * 1024 + 1024, ge=1024, description="Largest MQTT packet accepted from a device, in bytes."
+    )
     tls: bool = Field(True, description="Serve HTTPS; --no-tls serves plain HTTP (development, tests).")
     cert: Path | None = Field(None, description="PEM certificate; default a self-signed one in the data dir.")
     key: Path | None = Field(None, description="PEM private key belonging to --cert.")

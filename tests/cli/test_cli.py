@@ -7,51 +7,19 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.harness import TEST_DATABASE_URL
-
-IOTDM = [sys.executable, "-m", "iotdm"]
-
-
-def _db_flags() -> list[str]:
-    return ["--database-url", TEST_DATABASE_URL] if TEST_DATABASE_URL else []
+from tests.processes import IOTDM, Server, db_flags
 
 
 def iotdm(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*IOTDM, *args, "--data-dir", str(data_dir), *_db_flags()], capture_output=True, text=True, timeout=60
+        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags()], capture_output=True, text=True, timeout=60
     )
-
-
-class Server:
-    def __init__(self, data_dir: Path, *flags: str) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = data_dir / "serve.log"
-        args = ["serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--http-port", "0", *flags]
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [*IOTDM, *args, *_db_flags()],
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert "listening on" in line, line + self.log.read_text()
-        self.url = line.split()[-1]
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.communicate(timeout=20)
-        return self.process.returncode
 
 
 @pytest.fixture
@@ -128,7 +96,7 @@ def test_environment_variables_configure_the_command(tmp_path: Path) -> None:
     env_dir = tmp_path / "from-env"
     env = {**os.environ, "IOTDM_DATA_DIR": str(env_dir)}
     result = subprocess.run(
-        [*IOTDM, "app", "create", "envapp", *_db_flags()], capture_output=True, text=True, env=env, timeout=60
+        [*IOTDM, "app", "create", "envapp", *db_flags()], capture_output=True, text=True, env=env, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert (env_dir / "secret.key").exists()

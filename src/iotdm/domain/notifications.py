@@ -13,6 +13,8 @@ class NotifyType(StrEnum):
     BIND_DEVICE = "bindDevice"
     DEVICE_INFO_CHANGED = "deviceInfoChanged"
     DEVICE_DELETED = "deviceDeleted"
+    DEVICE_DATA_CHANGED = "deviceDataChanged"
+    DEVICE_DATAS_CHANGED = "deviceDatasChanged"
 
 
 class BindResult(StrEnum):
@@ -57,4 +59,33 @@ def device_deleted(row: Row) -> dict[str, Any]:
         "notifyType": NotifyType.DEVICE_DELETED.value,
         "deviceId": row["device_id"],
         "gatewayId": row["gateway_id"],
+    }
+
+
+def service_data(service_id: str, service_type: str, data: dict[str, Any], event_time: str) -> dict[str, Any]:
+    """DeviceServiceData (§1.6.7.4 L3160)."""
+    return {"serviceId": service_id, "serviceType": service_type, "data": data, "eventTime": event_time}
+
+
+def device_data_changed(device_id: str, gateway_id: str, service: dict[str, Any]) -> dict[str, Any]:
+    """§1.6.7.4 L3132: one service of a report (DECISIONS S4)."""
+    return {
+        "notifyType": NotifyType.DEVICE_DATA_CHANGED.value,
+        "requestId": None,
+        "deviceId": device_id,
+        "gatewayId": gateway_id,
+        "service": service,
+    }
+
+
+def device_datas_changed(
+    request_id: str, device_id: str, gateway_id: str, services: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """§1.6.7.5 L3209: the whole report, key ``services`` (DECISIONS S4)."""
+    return {
+        "notifyType": NotifyType.DEVICE_DATAS_CHANGED.value,
+        "requestId": request_id,
+        "deviceId": device_id,
+        "gatewayId": gateway_id,
+        "services": services,
     }

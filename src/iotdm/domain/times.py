@@ -16,3 +16,16 @@ def parse_time(text: str) -> datetime:
     if len(text) != 16:
         raise ValueError(f"not a yyyyMMdd'T'HHmmss'Z' time: {text!r}")
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+
+
+def parse_event_time(value: object) -> datetime | None:
+    """A device's ``eventTime``: the reference's format or ``yyyyMMdd'T'HH:mm:ss'Z'`` (G2); None when missing or
+    invalid, which means "use the receive time"."""
+    if not isinstance(value, str):
+        return None
+    for fmt in (_FORMAT, "%Y%m%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from iotdm.services.apps import AppService
 from iotdm.services.credentials import Keyring
+from iotdm.services.device_access import DeviceAccess
 from iotdm.services.device_queries import DeviceQueries
 from iotdm.services.history import History
+from iotdm.services.ingest import ReportWriter
 from iotdm.services.registry import Registry
 from iotdm.services.shadow import Shadow
 from iotdm.settings import Settings
@@ -21,13 +23,18 @@ class Services:
     queries: DeviceQueries
     shadow: Shadow
     history: History
+    reports: ReportWriter
+    devices: DeviceAccess
 
     @classmethod
     def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
+        reports = ReportWriter(db)
         return cls(
             apps=AppService(db, settings),
             registry=Registry(db, keyring, settings.registration_timeout),
             queries=DeviceQueries(db),
             shadow=Shadow(db),
             history=History(db),
+            reports=reports,
+            devices=DeviceAccess(db, keyring, reports),
         )

@@ -1,0 +1,55 @@
+"""The one contract between device access (``southbound``) and the platform core.
+
+Southbound code calls a ``DeviceGateway`` and imports nothing else from ``services`` or ``store``: a transport
+never reads the database, and the core never touches a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from iotdm.domain.reports import ServiceData
+
+
+class ConnectRefused(Exception):
+    """CONNECT refused with an MQTT 3.1.1 CONNACK return code (DECISIONS M1)."""
+
+    def __init__(self, return_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.return_code = return_code
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    client_id: str
+    username: str | None
+    password: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSession:
+    """An authenticated device; ``topic_id`` is the id its topics use (deviceId, or nodeId with authType 2)."""
+
+    device_id: str
+    topic_id: str
+    app_id: str
+    gateway_id: str
+
+
+class DeviceGateway(Protocol):
+    async def authenticate(self, request: ConnectRequest) -> DeviceSession:
+        """The device behind a CONNECT, or ConnectRefused."""
+        ...
+
+    async def connected(self, device: DeviceSession) -> None:
+        """The device's session is up (activates it on first connection; ONLINE)."""
+        ...
+
+    async def disconnected(self, device: DeviceSession) -> None:
+        """The device's last session ended (OFFLINE)."""
+        ...
+
+    async def report(self, device: DeviceSession, services: list[ServiceData]) -> None:
+        """Store a report; returns only once it is committed."""
+        ...

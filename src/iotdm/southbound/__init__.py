@@ -1,0 +1,1 @@
+"""Device access: the listeners devices connect to and the protocols they speak."""

@@ -1,0 +1,158 @@
+"""One device connection: a state machine from CONNECT to close (MQTT 3.1.1; DECISIONS M1, M2).
+
+PUBLISH on the device's data topic goes to the gateway; the PUBACK is sent only once the gateway has committed
+the report. Packets are handled one at a time, so a device that sends faster than its reports commit is slowed
+by TCP itself, and nothing buffers without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from iotdm.domain.device_auth import CONNACK_BAD_PROTOCOL
+from iotdm.domain.reports import InvalidReport, parse_message, parse_report
+from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceGateway, DeviceSession
+from iotdm.southbound.mqtt import codec, topics
+
+log = logging.getLogger(__name__)
+
+_READ_CHUNK = 65536
+SUBACK_FAILURE = 0x80
+
+
+class Closed(Exception):
+    """The session ends: the peer left, broke the protocol, timed out, or was replaced."""
+
+
+class Session:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gateway: DeviceGateway,
+        claim: Callable[[Session], None],
+        *,
+        max_packet_size: int,
+        connect_timeout: float,
+        write_timeout: float,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._gateway = gateway
+        self._claim = claim
+        self._decoder = codec.Decoder(max_packet_size)
+        self._connect_timeout = connect_timeout
+        self._write_timeout = write_timeout
+        self._keep_alive: float | None = None
+        self._ready: deque[codec.Packet] = deque()
+        self.device: DeviceSession | None = None
+        self.invalid_reports = 0
+
+    async def run(self) -> None:
+        """Serve the connection until it ends; never raises."""
+        try:
+            await self._serve()
+        except (Closed, ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        except codec.MalformedPacket as exc:
+            log.info("closing %s: %s", self._peer(), exc)
+        except Exception:
+            log.exception("closing %s after an unexpected error", self._peer())
+        finally:
+            self._writer.close()
+
+    def replace(self) -> None:
+        """A newer connection of the same device takes over (DECISIONS M2)."""
+        self._writer.close()
+
+    async def _serve(self) -> None:
+        try:
+            first = await self._next_packet(self._connect_timeout)
+        except codec.UnsupportedProtocol:
+            await self._send(codec.ConnAck(return_code=CONNACK_BAD_PROTOCOL))
+            raise
+        if not isinstance(first, codec.Connect):
+            raise Closed  # §3.1.0-1: the first packet must be CONNECT
+        await self._connect(first)
+        while True:
+            # §3.1.2-24: nothing heard for 1.5 keep-alive periods means the client is gone.
+            packet = await self._next_packet(self._keep_alive)
+            await self._handle(packet)
+
+    async def _next_packet(self, timeout: float | None) -> codec.Packet:
+        while not self._ready:
+            data = await asyncio.wait_for(self._reader.read(_READ_CHUNK), timeout)
+            if not data:
+                raise Closed
+            self._ready.extend(self._decoder.feed(data))
+        return self._ready.popleft()
+
+    async def _connect(self, packet: codec.Connect) -> None:
+        request = ConnectRequest(packet.client_id, packet.username, packet.password)
+        try:
+            self.device = await self._gateway.authenticate(request)
+        except ConnectRefused as refused:
+            log.info("refusing %s (%s): %s", packet.client_id, self._peer(), refused)
+            await self._send(codec.ConnAck(return_code=refused.return_code))
+            raise Closed from refused
+        self._keep_alive = packet.keep_alive * 1.5 if packet.keep_alive else None
+        self._claim(self)
+        await self._send(codec.ConnAck(return_code=0))
+        await self._gateway.connected(self.device)
+
+    async def _handle(self, packet: codec.Packet) -> None:
+        assert self.device is not None
+        match packet:
+            case codec.Publish():
+                await self._publish(packet)
+            case codec.Subscribe():
+                allowed = topics.command_topics(self.device.topic_id)
+                # QoS 2 is granted as 1 (DECISIONS M2); anything but the device's own command topics is refused.
+                codes = tuple(min(qos, 1) if t in allowed else SUBACK_FAILURE for t, qos in packet.subscriptions)
+                await self._send(codec.SubAck(packet.packet_id, codes))
+            case codec.Unsubscribe():
+                await self._send(codec.UnsubAck(packet.packet_id))
+            case codec.PingReq():
+                await self._send(codec.PingResp())
+            case codec.Disconnect():
+                raise Closed
+            case codec.PubAck():
+                pass  # acknowledgements of platform messages come with command delivery
+            case _:
+                raise Closed  # CONNECT twice (§3.1.0-2), or a packet only a server sends
+
+    async def _publish(self, packet: codec.Publish) -> None:
+        assert self.device is not None
+        if packet.topic not in topics.data_topics(self.device.topic_id):
+            log.warning("%s published on %s, not its own topic: dropped", self.device.device_id, packet.topic)
+            return
+        await self._accept(packet)
+        if packet.qos:
+            await self._send(codec.PubAck(packet.packet_id or 0))
+
+    async def _accept(self, packet: codec.Publish) -> None:
+        assert self.device is not None
+        try:
+            if topics.codec_mode(packet.topic) == "binary":
+                raise InvalidReport("binary payloads need the device's codec plug-in")
+            message = parse_message(packet.payload)
+            if message.get("msgType") != "deviceReq":
+                raise InvalidReport(f"msgType {message.get('msgType')!r} is not handled yet")
+            services = parse_report(message)
+        except InvalidReport as exc:
+            # Acknowledged all the same, so that the device does not send it again and again.
+            self.invalid_reports += 1
+            log.warning("invalid report from %s: %s", self.device.device_id, exc)
+            return
+        await self._gateway.report(self.device, services)
+
+    async def _send(self, packet: codec.Packet) -> None:
+        self._writer.write(codec.encode(packet))
+        # A peer that does not read is closed rather than buffered for without bound.
+        await asyncio.wait_for(self._writer.drain(), self._write_timeout)
+
+    def _peer(self) -> str:
+        return str(self._writer.get_extra_info("peername"))

@@ -1,0 +1,20 @@
+"""The device topics of chapter 8 (L25081, L25090) and the ACL of DECISIONS M2: a device only ever uses its own."""
+
+from __future__ import annotations
+
+_PREFIX = "/huawei/v1/devices/"
+CODEC_MODES = ("json", "binary")
+
+
+def data_topics(topic_id: str) -> frozenset[str]:
+    """Where the device publishes its reports and answers."""
+    return frozenset(f"{_PREFIX}{topic_id}/data/{mode}" for mode in CODEC_MODES)
+
+
+def command_topics(topic_id: str) -> frozenset[str]:
+    """What the device subscribes to: commands and shadow updates from the platform."""
+    return frozenset(f"{_PREFIX}{topic_id}/command/{mode}" for mode in CODEC_MODES)
+
+
+def codec_mode(topic: str) -> str:
+    return topic.rsplit("/", 1)[-1]

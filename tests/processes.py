@@ -1,0 +1,56 @@
+"""``iotdm`` as a separate process, the way operators and CI run it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness import TEST_DATABASE_URL
+
+IOTDM = [sys.executable, "-m", "iotdm"]
+
+
+def db_flags() -> list[str]:
+    return ["--database-url", TEST_DATABASE_URL] if TEST_DATABASE_URL else []
+
+
+class Server:
+    def __init__(self, data_dir: Path, *flags: str) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = data_dir / "serve.log"
+        args = [
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--mqtt-port",
+            "0",
+            *flags,
+        ]
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [*IOTDM, *args, *db_flags()],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert "listening on" in line, line + self.log.read_text()
+        self.url = line.split()[-1]
+        mqtt_line = self.process.stdout.readline()
+        assert "listening on mqtt" in mqtt_line, mqtt_line
+        self.mqtt_url = mqtt_line.split()[-1]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        self.process.communicate(timeout=20)
+        return self.process.returncode
