@@ -114,6 +114,7 @@ class Platform:
         self._tasks.append(asyncio.create_task(scheduler.run()))
         self._tasks.append(asyncio.create_task(services.reports.run()))
         self._mqtt = MqttListener(services.devices, max_packet_size=s.mqtt_max_packet_size)
+        services.devices.attach(self._mqtt)
         tls = _server_tls(cert, key) if cert and key else None
         self.mqtt_port = await self._mqtt.start(s.host, s.mqtt_port, tls)
         host = "localhost" if s.host in ("0.0.0.0", "::") else s.host

@@ -15,6 +15,7 @@ class NotifyType(StrEnum):
     DEVICE_DELETED = "deviceDeleted"
     DEVICE_DATA_CHANGED = "deviceDataChanged"
     DEVICE_DATAS_CHANGED = "deviceDatasChanged"
+    DESIRED_STATUS_CHANGED = "deviceDesiredPropertiesModifyStatusChanged"
 
 
 class BindResult(StrEnum):
@@ -88,4 +89,15 @@ def device_datas_changed(
         "deviceId": device_id,
         "gatewayId": gateway_id,
         "services": services,
+    }
+
+
+def desired_status_changed(device_id: str, service_id: str, properties: dict[str, Any], status: str) -> dict[str, Any]:
+    """§1.6.7.14 L3847: the outcome of delivering a shadow change, ``DELIVERED`` or ``FAILED`` (DECISIONS D4)."""
+    return {
+        "notifyType": NotifyType.DESIRED_STATUS_CHANGED.value,
+        "deviceId": device_id,
+        "serviceId": service_id,
+        "properties": properties,
+        "status": status,
     }

@@ -52,3 +52,14 @@ def parse_report(message: dict[str, Any]) -> list[ServiceData]:
         event_ms = None if moment is None else int(moment.timestamp() * 1000)
         services.append(ServiceData(service_id, service_data, event_ms))
     return services
+
+
+def parse_answer(message: dict[str, Any]) -> tuple[int, int, Any]:
+    """(mid, errcode, body) of a ``{"msgType": "deviceRsp", "mid": ..., "errcode": ..., "body": {...}}`` (C2)."""
+    mid = message.get("mid")
+    errcode = message.get("errcode")
+    if not isinstance(mid, int) or isinstance(mid, bool) or not 1 <= mid <= 65535:
+        raise InvalidReport("mid must be an integer 1-65535")
+    if not isinstance(errcode, int) or isinstance(errcode, bool):
+        raise InvalidReport("errcode must be an integer")
+    return mid, errcode, message.get("body")

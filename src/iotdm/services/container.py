@@ -29,12 +29,13 @@ class Services:
     @classmethod
     def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
         reports = ReportWriter(db)
+        devices = DeviceAccess(db, keyring, reports)
         return cls(
             apps=AppService(db, settings),
             registry=Registry(db, keyring, settings.registration_timeout),
             queries=DeviceQueries(db),
-            shadow=Shadow(db),
+            shadow=Shadow(db, devices),
             history=History(db),
             reports=reports,
-            devices=DeviceAccess(db, keyring, reports),
+            devices=devices,
         )

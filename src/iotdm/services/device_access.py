@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,7 +22,7 @@ from iotdm.domain.notifications import BindResult
 from iotdm.domain.reports import ServiceData
 from iotdm.services.clock import now_ms, to_datetime
 from iotdm.services.credentials import Keyring
-from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceSession
+from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceLink, DeviceSession
 from iotdm.services.ingest import ReportWriter
 from iotdm.services.registry import REGISTRATION_TIMER
 from iotdm.store import devices as device_store
@@ -31,11 +32,27 @@ from iotdm.store.engine import Database
 log = logging.getLogger(__name__)
 
 
+# The command a shadow change travels as (docs/device-protocol.md); the device answers with deviceRsp.
+SET_DESIRED = "SET_DESIRED"
+_MAX_MID = 65535
+
+
 class DeviceAccess:
     def __init__(self, db: Database, keyring: Keyring, writer: ReportWriter) -> None:
         self._db = db
         self._keyring = keyring
         self._writer = writer
+        self._link: DeviceLink | None = None
+        # Per device listening on its command topic: mid of a message awaiting its deviceRsp -> the
+        # desired_history row it carries.
+        # Kept in memory only: an unanswered change stays PENDING in the database and is sent again on the next
+        # connection.
+        self._awaiting: dict[str, dict[int, int]] = {}
+        self._last_mid: dict[str, int] = {}
+
+    def attach(self, link: DeviceLink) -> None:
+        """The transport that reaches devices connected to this node."""
+        self._link = link
 
     async def authenticate(self, request: ConnectRequest) -> DeviceSession:
         client = parse_client_id(request.client_id)
@@ -62,6 +79,8 @@ class DeviceAccess:
 
     async def connected(self, device: DeviceSession) -> None:
         """ONLINE; the first connection ever activates the device (bindDevice succeeded, D2)."""
+        # A new session (perhaps replacing another): whatever the old one awaited is sent again once subscribed.
+        self._awaiting.pop(device.device_id, None)
 
         def online(conn: sa.Connection) -> None:
             now = now_ms()
@@ -80,7 +99,14 @@ class DeviceAccess:
 
         await self._db.write(online)
 
+    async def subscribed(self, device: DeviceSession) -> None:
+        self._awaiting.setdefault(device.device_id, {})
+        await self.deliver_shadow(device.device_id)
+
     async def disconnected(self, device: DeviceSession) -> None:
+        self._awaiting.pop(device.device_id, None)
+        self._last_mid.pop(device.device_id, None)
+
         def offline(conn: sa.Connection) -> None:
             now = now_ms()
             row = device_store.get_any(conn, device.device_id, lock=True)
@@ -97,3 +123,51 @@ class DeviceAccess:
 
     async def report(self, device: DeviceSession, services: list[ServiceData]) -> None:
         await self._writer.submit(device, services)
+
+    async def deliver_shadow(self, device_id: str) -> None:
+        """Send the device its undelivered desired changes, if it is connected to this node (DECISIONS D4)."""
+        awaiting = self._awaiting.get(device_id)
+        if self._link is None or awaiting is None:
+            return
+        pending = await self._db.read(lambda conn: device_store.pending_desired(conn, device_id))
+        for row in pending:
+            if row["id"] in awaiting.values():
+                continue
+            mid = self._next_mid(device_id, awaiting)
+            message = {
+                "msgType": "cloudReq",
+                "serviceId": row["service_id"],
+                "cmd": SET_DESIRED,
+                "paras": row["desired"],
+                "mid": mid,
+            }
+            awaiting[mid] = row["id"]
+            if not await self._link.send(device_id, message):
+                awaiting.pop(mid, None)
+                return
+
+    async def answer(self, device: DeviceSession, mid: int, errcode: int, body: Any) -> None:
+        history_id = self._awaiting.get(device.device_id, {}).pop(mid, None)
+        if history_id is None:
+            log.info("deviceRsp from %s for mid %s, which awaits no answer", device.device_id, mid)
+            return
+        status = "DELIVERED" if errcode == 0 else "FAILED"
+
+        def settle(conn: sa.Connection) -> None:
+            row = device_store.settle_desired(conn, history_id, status)
+            if row is None:
+                return
+            payload = notifications.desired_status_changed(row["device_id"], row["service_id"], row["desired"], status)
+            outbox.append(conn, row["app_id"], payload, now_ms())
+
+        await self._db.write(settle)
+
+    def _next_mid(self, device_id: str, awaiting: dict[int, int]) -> int:
+        """1..65535, unique among the device's messages awaiting an answer (DECISIONS C1)."""
+        mid = self._last_mid.get(device_id, 0)
+        for _ in range(_MAX_MID):
+            mid = mid % _MAX_MID + 1
+            if mid not in awaiting:
+                self._last_mid[device_id] = mid
+                return mid
+        raise RuntimeError(f"{device_id} has {_MAX_MID} messages awaiting an answer")

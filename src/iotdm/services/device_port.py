@@ -7,7 +7,7 @@ never reads the database, and the core never touches a socket.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from iotdm.domain.reports import ServiceData
 
@@ -46,10 +46,26 @@ class DeviceGateway(Protocol):
         """The device's session is up (activates it on first connection; ONLINE)."""
         ...
 
+    async def subscribed(self, device: DeviceSession) -> None:
+        """The device now listens on its command topic: messages waiting for it can go."""
+        ...
+
     async def disconnected(self, device: DeviceSession) -> None:
         """The device's last session ended (OFFLINE)."""
         ...
 
     async def report(self, device: DeviceSession, services: list[ServiceData]) -> None:
         """Store a report; returns only once it is committed."""
+        ...
+
+    async def answer(self, device: DeviceSession, mid: int, errcode: int, body: Any) -> None:
+        """The device's ``deviceRsp`` to a platform message (DECISIONS C2)."""
+        ...
+
+
+class DeviceLink(Protocol):
+    """What the platform asks of a transport: reach a connected device."""
+
+    async def send(self, device_id: str, message: dict[str, Any]) -> bool:
+        """Publish ``message`` on the device's command topic; False when it is not connected here."""
         ...

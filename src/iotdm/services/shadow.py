@@ -1,7 +1,8 @@
 """Modifying a device shadow's desired properties (§1.4.8, DECISIONS D4).
 
-Each accepted change merges into the shadow and is recorded in desired history as PENDING; delivery to the
-device (and the DELIVERED/FAILED outcome) comes with device access.
+Each accepted change merges into the shadow and is recorded in desired history as PENDING; device access then
+delivers it at once if the device is connected, or when it next connects, and its answer settles the change
+as DELIVERED or FAILED.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from iotdm.domain.errors import E, PlatformError
 from iotdm.services.clock import now_ms
+from iotdm.services.device_access import DeviceAccess
 from iotdm.store import devices as device_store
 from iotdm.store.engine import Database
 
@@ -19,8 +21,9 @@ PENDING = "PENDING"
 
 
 class Shadow:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, devices: DeviceAccess) -> None:
         self._db = db
+        self._devices = devices
 
     async def modify(self, app_id: str, device_id: str, desireds: list[tuple[str, dict[str, Any]]]) -> None:
         now = now_ms()
@@ -45,3 +48,4 @@ class Shadow:
             device_store.update(conn, device_id, {"modified_at": now})
 
         await self._db.write(modify)
+        await self._devices.deliver_shadow(device_id)

@@ -148,3 +148,25 @@ def set_desired(conn: sa.Connection, device_id: str, service_id: str, desired: d
 
 def add_desired_history(conn: sa.Connection, values: dict[str, Any]) -> None:
     conn.execute(desired_history.insert().values(**values))
+
+
+def pending_desired(conn: sa.Connection, device_id: str) -> Sequence[sa.RowMapping]:
+    """Desired changes not yet delivered to the device, oldest first."""
+    result = conn.execute(
+        desired_history.select()
+        .where(desired_history.c.device_id == device_id, desired_history.c.status == "PENDING")
+        .order_by(desired_history.c.id)
+    )
+    return result.mappings().all()
+
+
+def settle_desired(conn: sa.Connection, history_id: int, status: str) -> sa.RowMapping | None:
+    """Mark a PENDING desired change DELIVERED or FAILED; None when it was already settled (or is gone)."""
+    done = conn.execute(
+        desired_history.update()
+        .where(desired_history.c.id == history_id, desired_history.c.status == "PENDING")
+        .values(status=status)
+    )
+    if done.rowcount != 1:
+        return None
+    return conn.execute(desired_history.select().where(desired_history.c.id == history_id)).mappings().first()

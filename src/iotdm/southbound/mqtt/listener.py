@@ -1,10 +1,14 @@
-"""The device MQTT listener: accepts connections (TLS by default) and keeps one session per device."""
+"""The device MQTT listener: accepts connections (TLS by default), keeps one session per device, and reaches
+connected devices for the platform (``DeviceLink``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import ssl
+from typing import Any
+
+import orjson
 
 from iotdm.services.device_port import DeviceGateway
 from iotdm.southbound.mqtt.session import Session
@@ -56,6 +60,17 @@ class MqttListener:
         task = asyncio.create_task(self._serve(session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def send(self, device_id: str, message: dict[str, Any]) -> bool:
+        """DeviceLink: publish to a device connected to this node."""
+        session = self._sessions.get(device_id)
+        if session is None:
+            return False
+        try:
+            await session.deliver(orjson.dumps(message))
+        except (ConnectionError, TimeoutError):
+            return False
+        return True
 
     def _claim(self, session: Session) -> None:
         """``session`` is now the device's one session; an older one is closed (DECISIONS M2)."""

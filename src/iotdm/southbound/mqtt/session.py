@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 from iotdm.domain.device_auth import CONNACK_BAD_PROTOCOL
-from iotdm.domain.reports import InvalidReport, parse_message, parse_report
+from iotdm.domain.reports import InvalidReport, parse_answer, parse_message, parse_report
 from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceGateway, DeviceSession
 from iotdm.southbound.mqtt import codec, topics
 
@@ -50,6 +50,7 @@ class Session:
         self._ready: deque[codec.Packet] = deque()
         self.device: DeviceSession | None = None
         self.invalid_reports = 0
+        self._last_packet_id = 0
 
     async def run(self) -> None:
         """Serve the connection until it ends; never raises."""
@@ -113,6 +114,8 @@ class Session:
                 # QoS 2 is granted as 1 (DECISIONS M2); anything but the device's own command topics is refused.
                 codes = tuple(min(qos, 1) if t in allowed else SUBACK_FAILURE for t, qos in packet.subscriptions)
                 await self._send(codec.SubAck(packet.packet_id, codes))
+                if any(code != SUBACK_FAILURE for code in codes):
+                    await self._gateway.subscribed(self.device)
             case codec.Unsubscribe():
                 await self._send(codec.UnsubAck(packet.packet_id))
             case codec.PingReq():
@@ -139,15 +142,27 @@ class Session:
             if topics.codec_mode(packet.topic) == "binary":
                 raise InvalidReport("binary payloads need the device's codec plug-in")
             message = parse_message(packet.payload)
-            if message.get("msgType") != "deviceReq":
-                raise InvalidReport(f"msgType {message.get('msgType')!r} is not handled yet")
+            kind = message.get("msgType")
+            if kind == "deviceRsp":
+                mid, errcode, body = parse_answer(message)
+                await self._gateway.answer(self.device, mid, errcode, body)
+                return
+            if kind != "deviceReq":
+                raise InvalidReport(f"msgType {kind!r} is not handled")
             services = parse_report(message)
         except InvalidReport as exc:
             # Acknowledged all the same, so that the device does not send it again and again.
             self.invalid_reports += 1
-            log.warning("invalid report from %s: %s", self.device.device_id, exc)
+            log.warning("invalid message from %s: %s", self.device.device_id, exc)
             return
         await self._gateway.report(self.device, services)
+
+    async def deliver(self, payload: bytes) -> None:
+        """Publish to the device on its JSON command topic, QoS 1 (the platform's messages to devices)."""
+        assert self.device is not None
+        self._last_packet_id = self._last_packet_id % 0xFFFF + 1
+        topic = topics.command_topic(self.device.topic_id)
+        await self._send(codec.Publish(topic, payload, qos=1, packet_id=self._last_packet_id))
 
     async def _send(self, packet: codec.Packet) -> None:
         self._writer.write(codec.encode(packet))

@@ -13,8 +13,12 @@ def data_topics(topic_id: str) -> frozenset[str]:
 
 def command_topics(topic_id: str) -> frozenset[str]:
     """What the device subscribes to: commands and shadow updates from the platform."""
-    return frozenset(f"{_PREFIX}{topic_id}/command/{mode}" for mode in CODEC_MODES)
+    return frozenset(command_topic(topic_id, mode) for mode in CODEC_MODES)
 
 
 def codec_mode(topic: str) -> str:
     return topic.rsplit("/", 1)[-1]
+
+
+def command_topic(topic_id: str, mode: str = "json") -> str:
+    return f"{_PREFIX}{topic_id}/command/{mode}"

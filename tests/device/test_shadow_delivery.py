@@ -1,0 +1,114 @@
+"""Shadow desired values reach the device (at once, or when it next listens) and its answer settles them (D4)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from iotdm.southbound.mqtt import codec
+from iotdm.store.schema import desired_history
+from tests.device.devices import RawClient, command_topic, credentials, data_topic, mqtt_device
+from tests.device.test_mqtt import events, wait_until
+from tests.harness import App, PlatformThread
+
+SHADOW = "/iocm/app/shadow/v1.5.0/devices"
+
+
+def listening(node: PlatformThread, device_id: str, secret: str) -> RawClient:
+    client = RawClient(node)
+    assert client.connect(*credentials(device_id, secret)) == 0
+    client.send(codec.Subscribe(1, ((command_topic(device_id), 1),)))
+    assert client.receive() == codec.SubAck(1, (1,))
+    return client
+
+
+def desired_message(client: RawClient) -> dict[str, Any]:
+    packet = client.receive()
+    assert isinstance(packet, codec.Publish), packet
+    assert packet.qos == 1
+    client.send(codec.PubAck(packet.packet_id or 0))
+    message: dict[str, Any] = json.loads(packet.payload)
+    return message
+
+
+def answer(client: RawClient, device_id: str, mid: int, errcode: int) -> None:
+    body = json.dumps({"msgType": "deviceRsp", "mid": mid, "errcode": errcode, "body": {}}).encode()
+    client.send(codec.Publish(data_topic(device_id), body, qos=1, packet_id=77))
+    assert client.receive() == codec.PubAck(77)
+
+
+def statuses(node: PlatformThread, device_id: str) -> list[str]:
+    def read(conn: sa.Connection) -> list[str]:
+        query = sa.select(desired_history.c.status).where(desired_history.c.device_id == device_id)
+        return list(conn.execute(query.order_by(desired_history.c.id)).scalars())
+
+    return node.read(read)
+
+
+def outcomes(node: PlatformThread, device_id: str) -> list[dict[str, Any]]:
+    return [e for e in events(node, device_id) if e["notifyType"] == "deviceDesiredPropertiesModifyStatusChanged"]
+
+
+def test_online_device_gets_the_change_at_once(node: PlatformThread, app: App) -> None:
+    device_id, _, secret = mqtt_device(app)
+    client = listening(node, device_id, secret)
+    try:
+        body = {"serviceDesireds": [{"serviceId": "Light", "desired": {"on": True}}]}
+        assert app.http.put(f"{SHADOW}/{device_id}", json=body).status_code == 200
+        message = desired_message(client)
+        assert message["msgType"] == "cloudReq" and message["cmd"] == "SET_DESIRED"
+        assert message["serviceId"] == "Light" and message["paras"] == {"on": True}
+        assert 1 <= message["mid"] <= 65535
+        answer(client, device_id, message["mid"], 0)
+        assert statuses(node, device_id) == ["DELIVERED"]
+        [outcome] = outcomes(node, device_id)
+        assert outcome == {
+            "notifyType": "deviceDesiredPropertiesModifyStatusChanged",
+            "deviceId": device_id,
+            "serviceId": "Light",
+            "properties": {"on": True},
+            "status": "DELIVERED",
+        }
+    finally:
+        client.close()
+
+
+def test_refusal_marks_the_change_failed(node: PlatformThread, app: App) -> None:
+    device_id, _, secret = mqtt_device(app)
+    client = listening(node, device_id, secret)
+    try:
+        body = {"serviceDesireds": [{"serviceId": "Light", "desired": {"on": False}}]}
+        assert app.http.put(f"{SHADOW}/{device_id}", json=body).status_code == 200
+        answer(client, device_id, desired_message(client)["mid"], 3)
+        assert statuses(node, device_id) == ["FAILED"]
+        assert [o["status"] for o in outcomes(node, device_id)] == ["FAILED"]
+        answer(client, device_id, 999, 0)  # an answer nothing waits for changes nothing
+        assert len(outcomes(node, device_id)) == 1
+    finally:
+        client.close()
+
+
+def test_offline_device_gets_pending_changes_when_it_next_listens(node: PlatformThread, app: App) -> None:
+    device_id, _, secret = mqtt_device(app)
+    changes = [{"serviceId": "A", "desired": {"x": 1}}, {"serviceId": "B", "desired": {"y": 2}}]
+    assert app.http.put(f"{SHADOW}/{device_id}", json={"serviceDesireds": changes}).status_code == 200
+    assert statuses(node, device_id) == ["PENDING", "PENDING"]
+    first = listening(node, device_id, secret)
+    try:
+        got = [desired_message(first), desired_message(first)]
+        assert [(m["serviceId"], m["paras"]) for m in got] == [("A", {"x": 1}), ("B", {"y": 2})]
+        answer(first, device_id, got[0]["mid"], 0)
+    finally:
+        first.close()
+    # B was never answered: it stays pending and comes again on the next session.
+    assert wait_until(lambda: statuses(node, device_id) == ["DELIVERED", "PENDING"])
+    second = listening(node, device_id, secret)
+    try:
+        again = desired_message(second)
+        assert (again["serviceId"], again["paras"]) == ("B", {"y": 2})
+        answer(second, device_id, again["mid"], 0)
+        assert statuses(node, device_id) == ["DELIVERED", "DELIVERED"]
+    finally:
+        second.close()
