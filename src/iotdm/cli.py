@@ -9,6 +9,8 @@ import asyncio
 import json
 import logging
 import signal
+import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,8 +18,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 import uvloop
 from rich.console import Console
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
+from iotdm import simulator
 from iotdm.domain.errors import PlatformError
 from iotdm.platform import Platform, open_services
 from iotdm.services.container import Services
@@ -28,6 +32,8 @@ T = TypeVar("T")
 cli = typer.Typer(help="iotdm: IoT device management platform.", no_args_is_help=True)
 apps_cli = typer.Typer(help="Manage applications (NAs).", no_args_is_help=True)
 cli.add_typer(apps_cli, name="app")
+device_cli = typer.Typer(help="Devices.", no_args_is_help=True)
+cli.add_typer(device_cli, name="device")
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option(help="Data directory [env IOTDM_DATA_DIR; default ./iotdm-data].")]
@@ -145,6 +151,65 @@ def app_authorize(
     """Let another app act on APP's devices through the appId parameter."""
     _operate(_settings(data_dir=data_dir, database_url=database_url), lambda svc: svc.apps.authorize(app, to))
     print(f"{to} may now act on the devices of {app}")
+
+
+@device_cli.command("simulate")
+def device_simulate(
+    devices: Annotated[int, typer.Option(min=1, help="How many devices to simulate.")] = 10,
+    rate: Annotated[float, typer.Option(min=0.001, help="Reports per second per device.")] = 1.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds to report for.")] = 60.0,
+    api: Annotated[str, typer.Option(help="Northbound URL, to register the devices.")] = "https://localhost:8743",
+    app_id: Annotated[str | None, typer.Option(help="App that registers the devices.")] = None,
+    secret: Annotated[str | None, typer.Option(help="That app's secret.")] = None,
+    mqtt: Annotated[str, typer.Option(help="Device access HOST:PORT.")] = "localhost:8883",
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="MQTTS (default) or plain MQTT.")] = True,
+    insecure: Annotated[bool, typer.Option(help="Accept the platform's self-signed certificate.")] = False,
+    from_file: Annotated[Path | None, typer.Option(help="Devices to use instead of registering new ones.")] = None,
+    save_to: Annotated[Path | None, typer.Option(help="Write the registered devices here, for --from-file.")] = None,
+) -> None:
+    """Simulated devices that connect over MQTT and report at a given rate, with a live progress display."""
+    if from_file is None and not (app_id and secret):
+        raise typer.BadParameter("give --app-id and --secret to register devices, or --from-file")
+    host, _, port = mqtt.rpartition(":")
+    context = ssl.create_default_context() if tls else None
+    if context is not None and insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        if from_file is not None:
+            fleet = simulator.load(from_file)[:devices]
+        else:
+            assert app_id is not None and secret is not None
+            console.print(f"registering {devices} devices at {api} ...")
+            fleet = runner.run(simulator.register(api, app_id, secret, devices, verify=not insecure))
+        if save_to is not None:
+            simulator.save(save_to, fleet)
+        runner.run(_simulate(fleet, host, int(port), context, rate, duration))
+
+
+async def _simulate(
+    fleet: list[simulator.SimulatedDevice],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    rate: float,
+    duration: float,
+) -> None:
+    counters = simulator.Counters()
+    stop_at = time.monotonic() + duration
+    runs = asyncio.gather(*(simulator.run_device(d, host, port, tls, rate, stop_at, counters) for d in fleet))
+    with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[status]}"), console=console) as bar:
+        task = bar.add_task("reporting", total=duration, status="")
+        while not runs.done():
+            elapsed = time.monotonic() - counters.started
+            status = (
+                f"{counters.connected}/{len(fleet)} connected  sent {counters.sent}  acked {counters.acked}"
+                f"  failed {counters.failed}  {counters.acked / max(elapsed, 1e-9):,.0f} acked/s"
+            )
+            bar.update(task, completed=min(elapsed, duration), status=status)
+            await asyncio.sleep(0.25)
+    await runs
+    console.print(f"done: {counters.acked} reports acknowledged, {counters.failed} failed")
 
 
 def main() -> None:
