@@ -20,6 +20,7 @@ from iotdm.services.container import Services
 from iotdm.services.credentials import Keyring
 from iotdm.services.registry import REGISTRATION_TIMER, expire_registration
 from iotdm.settings import Settings
+from iotdm.southbound.codecs import load_codecs
 from iotdm.southbound.mqtt.listener import MqttListener
 from iotdm.store.engine import Database
 from iotdm.tls import ensure_self_signed
@@ -113,7 +114,7 @@ class Platform:
         scheduler = Scheduler(self._db, {REGISTRATION_TIMER: expire_registration})
         self._tasks.append(asyncio.create_task(scheduler.run()))
         self._tasks.append(asyncio.create_task(services.reports.run()))
-        self._mqtt = MqttListener(services.devices, max_packet_size=s.mqtt_max_packet_size)
+        self._mqtt = MqttListener(services.devices, codecs=load_codecs(), max_packet_size=s.mqtt_max_packet_size)
         services.devices.attach(self._mqtt)
         tls = _server_tls(cert, key) if cert and key else None
         self.mqtt_port = await self._mqtt.start(s.host, s.mqtt_port, tls)

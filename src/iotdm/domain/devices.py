@@ -91,6 +91,12 @@ MUTE_VALUES = frozenset({"TRUE", "FALSE"})
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
+def model_key(row: Row) -> str:
+    """A device's product-model key: manufacturerId/manufacturerName/deviceType/model/protocolType (D6, M3)."""
+    columns = ("manufacturer_id", "manufacturer_name", "device_type", "model", "protocol_type")
+    return "/".join(str(row[column] or "") for column in columns)
+
+
 def is_valid_psk(psk: str) -> bool:
     """psk: String(8-32) of hex digits (§1.4.1 L676)."""
     return 8 <= len(psk) <= 32 and _HEX.fullmatch(psk) is not None

@@ -17,7 +17,7 @@ from iotdm.domain.device_auth import (
     password_matches,
     timestamp_fresh,
 )
-from iotdm.domain.devices import Status
+from iotdm.domain.devices import Status, model_key
 from iotdm.domain.notifications import BindResult
 from iotdm.domain.reports import ServiceData
 from iotdm.services.clock import now_ms, to_datetime
@@ -75,7 +75,7 @@ class DeviceAccess:
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "stale timestamp")
         if not password_matches(request.password, self._keyring.decrypt(row["secret_enc"]), client.timestamp):
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "wrong password")
-        return DeviceSession(row["device_id"], client.device_ref, row["app_id"], row["gateway_id"])
+        return DeviceSession(row["device_id"], client.device_ref, row["app_id"], row["gateway_id"], model_key(row))
 
     async def connected(self, device: DeviceSession) -> None:
         """ONLINE; the first connection ever activates the device (bindDevice succeeded, D2)."""

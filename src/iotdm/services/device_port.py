@@ -29,12 +29,14 @@ class ConnectRequest:
 
 @dataclass(frozen=True, slots=True)
 class DeviceSession:
-    """An authenticated device; ``topic_id`` is the id its topics use (deviceId, or nodeId with authType 2)."""
+    """An authenticated device; ``topic_id`` is the id its topics use (deviceId, or nodeId with authType 2);
+    ``model_key`` names its product model, and so its codec plug-in."""
 
     device_id: str
     topic_id: str
     app_id: str
     gateway_id: str
+    model_key: str
 
 
 class DeviceGateway(Protocol):

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from iotdm.domain.reports import InvalidReport
 from iotdm.services.device_port import DeviceGateway
+from iotdm.southbound.codecs import Codec
 from iotdm.southbound.mqtt.session import Session
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,13 @@ class MqttListener:
         self,
         gateway: DeviceGateway,
         *,
+        codecs: Mapping[str, Codec],
         max_packet_size: int,
         connect_timeout: float = 10.0,
         write_timeout: float = 30.0,
     ) -> None:
         self._gateway = gateway
+        self._codecs = codecs
         self._max_packet_size = max_packet_size
         self._connect_timeout = connect_timeout
         self._write_timeout = write_timeout
@@ -53,6 +56,7 @@ class MqttListener:
             writer,
             self._gateway,
             self._claim,
+            self._codecs,
             max_packet_size=self._max_packet_size,
             connect_timeout=self._connect_timeout,
             write_timeout=self._write_timeout,
@@ -67,8 +71,8 @@ class MqttListener:
         if session is None:
             return False
         try:
-            await session.deliver(orjson.dumps(message))
-        except (ConnectionError, TimeoutError):
+            await session.deliver(message)
+        except (ConnectionError, TimeoutError, InvalidReport):
             return False
         return True
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
 
 from iotdm.domain.device_auth import CONNACK_BAD_PROTOCOL
 from iotdm.domain.reports import InvalidReport, parse_answer, parse_message, parse_report
 from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceGateway, DeviceSession
+from iotdm.southbound.codecs import Codec
 from iotdm.southbound.mqtt import codec, topics
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,7 @@ class Session:
         writer: asyncio.StreamWriter,
         gateway: DeviceGateway,
         claim: Callable[[Session], None],
+        codecs: Mapping[str, Codec],
         *,
         max_packet_size: int,
         connect_timeout: float,
@@ -43,6 +48,8 @@ class Session:
         self._writer = writer
         self._gateway = gateway
         self._claim = claim
+        self._codecs = codecs
+        self._binary_commands = False  # the device listens on command/binary: send it bytes through its codec
         self._decoder = codec.Decoder(max_packet_size)
         self._connect_timeout = connect_timeout
         self._write_timeout = write_timeout
@@ -110,12 +117,7 @@ class Session:
             case codec.Publish():
                 await self._publish(packet)
             case codec.Subscribe():
-                allowed = topics.command_topics(self.device.topic_id)
-                # QoS 2 is granted as 1 (DECISIONS M2); anything but the device's own command topics is refused.
-                codes = tuple(min(qos, 1) if t in allowed else SUBACK_FAILURE for t, qos in packet.subscriptions)
-                await self._send(codec.SubAck(packet.packet_id, codes))
-                if any(code != SUBACK_FAILURE for code in codes):
-                    await self._gateway.subscribed(self.device)
+                await self._subscribe(packet)
             case codec.Unsubscribe():
                 await self._send(codec.UnsubAck(packet.packet_id))
             case codec.PingReq():
@@ -126,6 +128,18 @@ class Session:
                 pass  # acknowledgements of platform messages come with command delivery
             case _:
                 raise Closed  # CONNECT twice (§3.1.0-2), or a packet only a server sends
+
+    async def _subscribe(self, packet: codec.Subscribe) -> None:
+        assert self.device is not None
+        allowed = topics.command_topics(self.device.topic_id)
+        # QoS 2 is granted as 1 (DECISIONS M2); anything but the device's own command topics is refused.
+        codes = tuple(min(qos, 1) if t in allowed else SUBACK_FAILURE for t, qos in packet.subscriptions)
+        await self._send(codec.SubAck(packet.packet_id, codes))
+        granted = [t for t, _ in packet.subscriptions if t in allowed]
+        if any(topics.codec_mode(t) == "binary" for t in granted):
+            self._binary_commands = True
+        if granted:
+            await self._gateway.subscribed(self.device)
 
     async def _publish(self, packet: codec.Publish) -> None:
         assert self.device is not None
@@ -140,8 +154,9 @@ class Session:
         assert self.device is not None
         try:
             if topics.codec_mode(packet.topic) == "binary":
-                raise InvalidReport("binary payloads need the device's codec plug-in")
-            message = parse_message(packet.payload)
+                message = self._codec().decode(packet.payload)
+            else:
+                message = parse_message(packet.payload)
             kind = message.get("msgType")
             if kind == "deviceRsp":
                 mid, errcode, body = parse_answer(message)
@@ -150,19 +165,30 @@ class Session:
             if kind != "deviceReq":
                 raise InvalidReport(f"msgType {kind!r} is not handled")
             services = parse_report(message)
-        except InvalidReport as exc:
+        except (InvalidReport, ValueError) as exc:  # ValueError: a codec plug-in refused the bytes
             # Acknowledged all the same, so that the device does not send it again and again.
             self.invalid_reports += 1
             log.warning("invalid message from %s: %s", self.device.device_id, exc)
             return
         await self._gateway.report(self.device, services)
 
-    async def deliver(self, payload: bytes) -> None:
-        """Publish to the device on its JSON command topic, QoS 1 (the platform's messages to devices)."""
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Publish a platform message to the device, QoS 1: through its codec on command/binary when it listens
+        there, else as JSON on command/json."""
         assert self.device is not None
         self._last_packet_id = self._last_packet_id % 0xFFFF + 1
-        topic = topics.command_topic(self.device.topic_id)
+        if self._binary_commands:
+            topic, payload = topics.command_topic(self.device.topic_id, "binary"), self._codec().encode(message)
+        else:
+            topic, payload = topics.command_topic(self.device.topic_id), orjson.dumps(message)
         await self._send(codec.Publish(topic, payload, qos=1, packet_id=self._last_packet_id))
+
+    def _codec(self) -> Codec:
+        assert self.device is not None
+        found = self._codecs.get(self.device.model_key)
+        if found is None:  # DECISIONS M3: no codec, no binary
+            raise InvalidReport(f"no codec plug-in for the product model {self.device.model_key!r}")
+        return found
 
     async def _send(self, packet: codec.Packet) -> None:
         self._writer.write(codec.encode(packet))
