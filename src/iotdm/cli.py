@@ -13,7 +13,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvloop
@@ -23,6 +23,7 @@ from rich.table import Table
 
 from iotdm import simulator
 from iotdm.domain.errors import PlatformError
+from iotdm.domain.profiles import KEY_FIELDS, ProfileError, profile_ref
 from iotdm.platform import Platform, open_services
 from iotdm.services.container import Services
 from iotdm.settings import Settings
@@ -210,6 +211,88 @@ async def _simulate(
             await asyncio.sleep(0.25)
     await runs
     console.print(f"done: {counters.acked} reports acknowledged, {counters.failed} failed")
+
+
+# Product models (DECISIONS D6, docs/profiles.md)
+
+profiles_cli = typer.Typer(help="Manage product models (profiles, docs/profiles.md).", no_args_is_help=True)
+cli.add_typer(profiles_cli, name="profile")
+
+
+def _refuse(message: str) -> NoReturn:
+    """Exit 1 with the message; markup off, since profile paths contain brackets."""
+    console.print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@profiles_cli.command("import")
+def profile_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A profile JSON file.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import a profile; the one with the same five model fields is replaced. Apps concerned are notified."""
+    try:
+        document = json.loads(file.read_bytes())
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        _refuse(f"{file} is not a JSON document: {exc}")
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        imported = _operate(settings, lambda svc: svc.profiles.import_(document))
+    except ProfileError as exc:
+        _refuse(str(exc))
+    summary = imported.summary
+    print(
+        f"{'replaced' if imported.replaced else 'imported'} the profile {summary.key.describe()}"
+        f" (productId {summary.product_id!r}; services: {', '.join(summary.service_ids) or 'none'})"
+    )
+
+
+@profiles_cli.command("list")
+def profile_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as a JSON list.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the imported profiles."""
+    summaries = _operate(_settings(data_dir=data_dir, database_url=database_url), lambda svc: svc.profiles.list())
+    if as_json:
+        print(json.dumps([summary.json() for summary in summaries]))
+        return
+    table = Table(*(name for name, _ in KEY_FIELDS), "productId", "services")
+    for summary in summaries:
+        table.add_row(*summary.key.json().values(), summary.product_id or "", ", ".join(summary.service_ids))
+    console.print(table)
+
+
+@profiles_cli.command("delete")
+def profile_delete(
+    product_id: Annotated[str | None, typer.Option(help="The profile's productId.")] = None,
+    manufacturer_id: Annotated[str | None, typer.Option()] = None,
+    manufacturer_name: Annotated[str | None, typer.Option()] = None,
+    device_type: Annotated[str | None, typer.Option()] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    protocol_type: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete the profile named by --product-id alone or by all five model options. Apps concerned are notified."""
+    key_fields = {
+        "manufacturer_id": manufacturer_id,
+        "manufacturer_name": manufacturer_name,
+        "device_type": device_type,
+        "model": model,
+        "protocol_type": protocol_type,
+    }
+    try:
+        target = profile_ref(product_id, key_fields)
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    deleted = _operate(settings, lambda svc: svc.profiles.delete(target))
+    if deleted is None:
+        _refuse("no such profile")
+    print(f"deleted the profile {deleted.key.describe()}")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from iotdm.services.device_access import DeviceAccess
 from iotdm.services.device_queries import DeviceQueries
 from iotdm.services.history import History
 from iotdm.services.ingest import ReportWriter
+from iotdm.services.profiles import Profiles
 from iotdm.services.registry import Registry
 from iotdm.services.shadow import Shadow
 from iotdm.settings import Settings
@@ -25,6 +26,7 @@ class Services:
     history: History
     reports: ReportWriter
     devices: DeviceAccess
+    profiles: Profiles
 
     @classmethod
     def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
@@ -38,4 +40,5 @@ class Services:
             history=History(db),
             reports=reports,
             devices=devices,
+            profiles=Profiles(db),
         )

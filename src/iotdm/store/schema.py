@@ -162,3 +162,22 @@ timers = sa.Table(
     sa.Column("key", sa.String(256), primary_key=True),
     sa.Column("due_at", sa.BigInteger, nullable=False, index=True),
 )
+
+# Product models (DECISIONS D6), platform-wide: keyed by the five model fields, or by product_id when given.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("manufacturer_id", sa.String(256), nullable=False),
+    sa.Column("manufacturer_name", sa.String(256), nullable=False),
+    sa.Column("device_type", sa.String(256), nullable=False),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("protocol_type", sa.String(256), nullable=False),
+    sa.Column("product_id", sa.String(256), nullable=True, unique=True),
+    sa.Column("profile", sa.JSON, nullable=False),  # the normalized profile (domain.profiles.to_json)
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    # Named here: the convention's name for five columns exceeds PostgreSQL's 63 characters.
+    sa.UniqueConstraint(
+        "manufacturer_id", "manufacturer_name", "device_type", "model", "protocol_type", name="uq_profiles_key"
+    ),
+)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.profiles import ProfileError, profile_ref
 from iotdm.northbound.deps import Svc, bearer_token
 from iotdm.northbound.responses import empty, json_body
+from iotdm.northbound.validation import on_invalid
 
 
 async def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -72,3 +74,66 @@ async def authorize(appId: str, body: AuthorizationIn, svc: Svc) -> Response:
     """Let ``to`` act on the devices of ``appId`` through the appId parameter."""
     await svc.apps.authorize(appId, body.to)
     return empty(204)
+
+
+# Product models (DECISIONS D6, docs/profiles.md)
+
+
+class ProfileOut(BaseModel):
+    manufacturerId: str
+    manufacturerName: str
+    deviceType: str
+    model: str
+    protocolType: str
+    productId: str | None
+    serviceIds: list[str]
+    createdAt: str
+
+
+class ProfileImportedOut(ProfileOut):
+    replaced: bool = Field(description="A profile with the same five model fields existed and was replaced.")
+
+
+@router.post("/profiles", status_code=201, responses={201: {"model": ProfileImportedOut}})
+@on_invalid(E.INPUT_INVALID_50400)
+async def import_profile(
+    body: Annotated[dict[str, Any], Body(description="A profile in the format of docs/profiles.md.")], svc: Svc
+) -> Response:
+    """Import a profile, replacing the one with the same five model fields; notifies the apps concerned."""
+    try:
+        imported = await svc.profiles.import_(body)
+    except ProfileError as exc:
+        raise PlatformError(E.INPUT_INVALID_50400, str(exc)) from exc
+    return json_body({**imported.summary.json(), "replaced": imported.replaced}, 201)
+
+
+@router.get("/profiles", responses={200: {"model": list[ProfileOut]}})
+async def list_profiles(svc: Svc) -> Response:
+    return json_body([summary.json() for summary in await svc.profiles.list()])
+
+
+@router.delete("/profiles", status_code=204, responses={404: {"description": "No such profile."}})
+@on_invalid(E.INPUT_INVALID_50400)
+async def delete_profile(
+    svc: Svc,
+    productId: str | None = None,
+    manufacturerId: str | None = None,
+    manufacturerName: str | None = None,
+    deviceType: str | None = None,
+    model: str | None = None,
+    protocolType: str | None = None,
+) -> Response:
+    """Delete the profile named by ``productId`` alone or by all five model fields; notifies the apps concerned."""
+    key_fields = {
+        "manufacturer_id": manufacturerId,
+        "manufacturer_name": manufacturerName,
+        "device_type": deviceType,
+        "model": model,
+        "protocol_type": protocolType,
+    }
+    try:
+        target = profile_ref(productId, key_fields)
+    except ProfileError as exc:
+        raise PlatformError(E.INPUT_INVALID_50400, str(exc)) from exc
+    # The catalogue has no "no such profile" code for the operator API; the status says it.
+    return empty(204 if await svc.profiles.delete(target) is not None else 404)

@@ -135,3 +135,71 @@ class DeviceDesiredHistoryPageOut(BaseModel):
     pageNo: int
     pageSize: int
     DeviceDesiredHistoryDTO: list[DeviceDesiredHistoryOut]
+
+
+class ServiceCommandParaOut(BaseModel):
+    """ServiceCommandPara (§1.5.5 L2206)."""
+
+    paraName: str
+    dataType: str
+    required: bool
+    min: str | None
+    max: str | None
+    step: float | None
+    maxLength: int | None
+    unit: str | None
+    enumList: list[str] | None
+
+
+class ServiceCommandResponseOut(BaseModel):
+    """ServiceCommandResponse (§1.5.5 L2221)."""
+
+    responseName: str
+    paras: list[ServiceCommandParaOut]
+
+
+class ServiceCommandOut(BaseModel):
+    """ServiceCommand (§1.5.5 L2199)."""
+
+    commandName: str
+    paras: list[ServiceCommandParaOut]
+    responses: list[ServiceCommandResponseOut]
+
+
+class ServicePropertyOut(BaseModel):
+    """ServiceProperty (§1.5.5 L2227); ``method`` combines R (read), W (write) and E (observe)."""
+
+    propertyName: str
+    dataType: str
+    required: bool
+    min: str | None
+    max: str | None
+    step: float | None
+    maxLength: int | None
+    method: str
+    unit: str | None
+    enumList: list[str] | None
+
+
+class ServiceCapabilityOut(BaseModel):
+    """ServiceCapabilityDTO (§1.5.5 L2189)."""
+
+    serviceId: str
+    serviceType: str
+    option: str | None
+    description: str | None
+    commands: list[ServiceCommandOut]
+    properties: list[ServicePropertyOut]
+
+
+class DeviceCapabilityOut(BaseModel):
+    """DeviceCapabilityDTO (§1.5.5 L2183); no profile, no service capabilities."""
+
+    deviceId: str
+    serviceCapabilities: list[ServiceCapabilityOut]
+
+
+class DeviceCapabilitiesOut(BaseModel):
+    """§1.5.5 L2181."""
+
+    deviceCapabilities: list[DeviceCapabilityOut]

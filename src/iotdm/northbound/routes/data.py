@@ -12,6 +12,7 @@ from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.times import parse_time
 from iotdm.northbound.deps import Svc, TargetApp
 from iotdm.northbound.dto.queries import (
+    DeviceCapabilitiesOut,
     DeviceDataHistoryPageOut,
     DeviceDesiredHistoryPageOut,
     DeviceOut,
@@ -175,3 +176,16 @@ async def device_desired_history(
     return json_body(
         {"totalCount": page.total, "pageNo": pageNo, "pageSize": pageSize, "DeviceDesiredHistoryDTO": page.records}
     )
+
+
+@router.get("/iocm/app/data/v1.1.0/deviceCapabilities", responses={200: {"model": DeviceCapabilitiesOut}})
+@on_invalid(E.INPUT_INVALID)
+async def device_capabilities(
+    app_id: TargetApp,
+    svc: Svc,
+    gatewayId: Annotated[str | None, Query(description="The gateway and the devices under it.")] = None,
+    deviceId: str | None = None,
+) -> Response:
+    """§1.5.5 L2153: the service capabilities of the device's profile (of every device of the app when neither id
+    is given). An unknown device gives an empty list: the API has no "not found" error."""
+    return json_body({"deviceCapabilities": await svc.profiles.capabilities(app_id, deviceId, gatewayId)})
