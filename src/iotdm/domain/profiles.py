@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from iotdm.domain.devices import Row
+from iotdm.domain.errors import E, PlatformError
 
 NAME_MAX = 256  # String(256) in the §1.5.5 tables
 DESCRIPTION_MAX = 10240
@@ -413,3 +414,19 @@ def deleted_notifications(app_id: str, key: ProfileKey) -> list[dict[str, Any]]:
         _notification(ProfileNotifyType.CAPABILITIES_DELETED, app_id, key),
         _notification(ProfileNotifyType.MODEL_DELETED, app_id, key),
     ]
+
+
+def check_desired(profile: Profile, service_id: str, desired: Mapping[str, Any]) -> None:
+    """A shadow change against the device's profile (§1.4.8 L1356, DECISIONS D4, D6): the service must exist, and
+    each property must exist and be writable (W). Raises PlatformError."""
+    service = next((s for s in profile.services if s.service_id == service_id), None)
+    if service is None:
+        raise PlatformError(E.SERVICE_TYPE_NOT_FOUND)
+    if not service.properties:
+        raise PlatformError(E.PROPERTIES_EMPTY)
+    methods = {p.name: p.method for p in service.properties}
+    for name in desired:
+        if name not in methods:
+            raise PlatformError(E.PROPERTIES_UNKNOWN)
+        if "W" not in methods[name]:
+            raise PlatformError(E.PROPERTY_NOT_WRITABLE)

@@ -106,6 +106,12 @@ class _Resolver:
         return self._by_key[key]
 
 
+def profile_of(conn: sa.Connection, device: Row) -> Profile | None:
+    """The device's product model, if one is loaded (DECISIONS D6)."""
+    found = _Resolver(conn).find(device)
+    return None if found is None else found.profile
+
+
 def _devices(
     conn: sa.Connection, app_id: str, device_id: str | None, gateway_id: str | None
 ) -> Iterator[sa.RowMapping]:

@@ -12,8 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.profiles import check_desired
 from iotdm.services.clock import now_ms
 from iotdm.services.device_access import DeviceAccess
+from iotdm.services.profiles import profile_of
 from iotdm.store import devices as device_store
 from iotdm.store.engine import Database
 
@@ -33,7 +35,10 @@ class Shadow:
             row = device_store.get(conn, app_id, device_id, lock=True)
             if row is None:
                 raise PlatformError(E.DEVICE_NOT_FOUND)
+            profile = profile_of(conn, row)
             for service_id, desired in desireds:
+                if profile is not None:  # without a profile the change is taken as it is (D6)
+                    check_desired(profile, service_id, desired)
                 device_store.set_desired(conn, device_id, service_id, desired)
                 history = {
                     "device_id": device_id,
