@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from tests.device.devices import PahoDevice
 from tests.harness import App, PlatformThread, assert_error, unique_node_id
 
 SHADOW = "/iocm/app/shadow/v1.5.0/devices"
@@ -55,3 +56,20 @@ def test_changes_are_checked_against_the_profile(node: PlatformThread, app: App)
 def test_without_a_profile_any_change_is_taken(app: App) -> None:
     device_id = app.register_v2(unique_node_id())["deviceId"]
     assert change(app, device_id, "Anything", {"at": "all"}).status_code == 200
+
+
+def test_reports_carry_the_profile_service_type(node: PlatformThread, app: App) -> None:
+    model = f"T-{uuid.uuid4().hex[:8]}"
+    with_type = profile(model)
+    with_type["services"][0]["serviceType"] = "ThermostatSettings"
+    with node.admin() as admin:
+        assert admin.post("/admin/profiles", json=with_type).status_code == 201
+    info = {k: v for k, v in with_type.items() if k != "services"}
+    done = app.register_v2(unique_node_id(), **info)
+    device = PahoDevice(node, done["deviceId"], done["secret"])
+    try:
+        device.report([{"serviceId": "Settings", "serviceData": {"measured": 19}}])
+    finally:
+        device.close()
+    [service] = app.http.get(f"/iocm/app/dm/v1.4.0/devices/{done['deviceId']}").json()["services"]
+    assert service["serviceType"] == "ThermostatSettings"

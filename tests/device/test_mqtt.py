@@ -137,6 +137,7 @@ def test_report_is_queryable_and_evented(node: PlatformThread, app: App) -> None
         # PUBACK came after the commit: the data is there at once.
         services = {s["serviceId"]: s for s in device(app, device_id)["services"]}
         assert services["Battery"]["data"] == {"batteryLevel": 75}
+        assert services["Battery"]["serviceType"] == "Battery"  # no product model: the serviceId stands in
         assert services["Battery"]["eventTime"] == "20161219T114920Z"
         assert services["Temp"]["data"] == {"t": 21.5}
         rows = history(app, device_id)

@@ -24,6 +24,7 @@ from iotdm.services.clock import now_ms, to_datetime
 from iotdm.services.credentials import Keyring
 from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceLink, DeviceSession
 from iotdm.services.ingest import ReportWriter
+from iotdm.services.profiles import profile_of
 from iotdm.services.registry import REGISTRATION_TIMER
 from iotdm.store import devices as device_store
 from iotdm.store import outbox, timers
@@ -75,7 +76,11 @@ class DeviceAccess:
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "stale timestamp")
         if not password_matches(request.password, self._keyring.decrypt(row["secret_enc"]), client.timestamp):
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "wrong password")
-        return DeviceSession(row["device_id"], client.device_ref, row["app_id"], row["gateway_id"], model_key(row))
+        profile = await self._db.read(lambda conn: profile_of(conn, row))
+        service_types = {} if profile is None else {s.service_id: s.service_type for s in profile.services}
+        return DeviceSession(
+            row["device_id"], client.device_ref, row["app_id"], row["gateway_id"], model_key(row), service_types
+        )
 
     async def connected(self, device: DeviceSession) -> None:
         """ONLINE; the first connection ever activates the device (bindDevice succeeded, D2)."""

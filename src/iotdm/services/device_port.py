@@ -6,7 +6,8 @@ never reads the database, and the core never touches a socket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from iotdm.domain.reports import ServiceData
@@ -30,13 +31,15 @@ class ConnectRequest:
 @dataclass(frozen=True, slots=True)
 class DeviceSession:
     """An authenticated device; ``topic_id`` is the id its topics use (deviceId, or nodeId with authType 2);
-    ``model_key`` names its product model, and so its codec plug-in."""
+    ``model_key`` names its product model, and so its codec plug-in; ``service_types`` maps its profile's
+    serviceIds to their serviceType (read at connection time)."""
 
     device_id: str
     topic_id: str
     app_id: str
     gateway_id: str
     model_key: str
+    service_types: Mapping[str, str] = field(default_factory=dict)
 
 
 class DeviceGateway(Protocol):

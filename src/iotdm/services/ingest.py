@@ -86,12 +86,11 @@ def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
                 }
             )
             key = (device.device_id, service.service_id)
-            _merge_latest(key, service.data, at, latest, fresh, changed)
             # Without a product model the service's type is not known; its id stands in (docs/decisions.md).
+            service_type = device.service_types.get(service.service_id, service.service_id)
+            _merge_latest(key, service_type, service.data, at, latest, fresh, changed)
             pushed.append(
-                notifications.service_data(
-                    service.service_id, service.service_id, service.data, format_time(to_datetime(at))
-                )
+                notifications.service_data(service.service_id, service_type, service.data, format_time(to_datetime(at)))
             )
         for item in pushed:
             payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
@@ -100,7 +99,13 @@ def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
         payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
         events.append(_event(device, payload, pending.received_at))
     updated = [
-        {"b_device_id": k[0], "b_service_id": k[1], "data": v["data"], "event_time": v["event_time"]}
+        {
+            "b_device_id": k[0],
+            "b_service_id": k[1],
+            "data": v["data"],
+            "event_time": v["event_time"],
+            "service_type": v["service_type"],
+        }
         for k, v in changed.items()
     ]
     reports.write(conn, history, list(fresh.values()), updated, events)
@@ -108,6 +113,7 @@ def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
 
 def _merge_latest(
     key: tuple[str, str],
+    service_type: str,
     data: dict[str, Any],
     at: int,
     latest: dict[tuple[str, str], Any],
@@ -124,6 +130,7 @@ def _merge_latest(
         row = changed[key] = {"data": dict(stored["data"] or {}), "event_time": stored["event_time"]}
     else:
         row = fresh[key] = {"device_id": key[0], "service_id": key[1], "data": {}, "event_time": None}
+    row["service_type"] = service_type
     row["data"] = {**row["data"], **data}
     row["event_time"] = at if row["event_time"] is None else max(row["event_time"], at)
 

@@ -37,7 +37,11 @@ def write(
                 device_services.c.device_id == sa.bindparam("b_device_id"),
                 device_services.c.service_id == sa.bindparam("b_service_id"),
             )
-            .values(data=sa.bindparam("data"), event_time=sa.bindparam("event_time")),
+            .values(
+                data=sa.bindparam("data"),
+                event_time=sa.bindparam("event_time"),
+                service_type=sa.bindparam("service_type"),
+            ),
             updated,
         )
     if events:
