@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
 
+from tests.device.devices import credentials, data_topic
 from tests.processes import IOTDM, Server, db_flags
 
 
@@ -112,3 +114,35 @@ def test_admin_api_needs_the_admin_token(server: Server, data_dir: Path) -> None
     assert created.status_code == 201
     listed = httpx.get(f"{server.url}/admin/apps", headers={"Authorization": f"Bearer {token}"}).json()
     assert created.json()["appId"] in [a["appId"] for a in listed]
+
+
+def test_devices_connect_over_mqtts_with_the_platform_certificate(data_dir: Path) -> None:
+    running = Server(data_dir)
+    try:
+        assert running.mqtt_url.startswith("mqtts://")
+        app = json.loads(iotdm("app", "create", "tls", "--rate-limit", "0", "--json", data_dir=data_dir).stdout)
+        context = ssl.create_default_context(cafile=data_dir / "tls.crt")
+        url = running.url.replace("localhost", "127.0.0.1")
+        with httpx.Client(base_url=url, verify=context) as api:
+            token = api.post("/iocm/app/sec/v1.1.0/login", data={"appId": app["appId"], "secret": app["secret"]})
+            api.headers.update({"app_key": app["appId"], "Authorization": f"Bearer {token.json()['accessToken']}"})
+            body = {"deviceInfo": {"nodeId": f"tls-{data_dir.name}-{os.getpid()}", "model": "M"}}
+            device = api.post("/iocm/app/reg/v2.0.0/deviceCredentials", json=body).json()
+            client_id, username, password = credentials(device["deviceId"], device["secret"])
+            paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+            paho.username_pw_set(username, password)
+            paho.tls_set_context(context)
+            paho.connect("localhost", int(running.mqtt_url.rsplit(":", 1)[1]))
+            paho.loop_start()
+            try:
+                report = {"msgType": "deviceReq", "data": [{"serviceId": "S", "serviceData": {"secure": True}}]}
+                info = paho.publish(data_topic(device["deviceId"]), json.dumps(report), qos=1)
+                info.wait_for_publish(10)
+                assert info.is_published()
+            finally:
+                paho.disconnect()
+                paho.loop_stop()
+            state = api.get(f"/iocm/app/dm/v1.4.0/devices/{device['deviceId']}").json()
+            assert state["services"][0]["data"] == {"secure": True}
+    finally:
+        running.stop()
