@@ -7,6 +7,7 @@ commit cost is shared by all of them and the batch grows with the load.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from iotdm.store import reports
 from iotdm.store.engine import Database
 
 log = logging.getLogger(__name__)
+
+# requestIds of deviceDatasChanged: unique per node start and cheap (uuid4 per report showed in profiles).
+_REQUEST_PREFIX = f"{uuid.uuid4().hex[:12]}-"
+_request_numbers = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -95,7 +100,7 @@ def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
         for item in pushed:
             payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
             events.append(_event(device, payload, pending.received_at))
-        request_id = str(uuid.uuid4())
+        request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):x}"
         payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
         events.append(_event(device, payload, pending.received_at))
     updated = [

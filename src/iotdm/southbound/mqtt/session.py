@@ -24,6 +24,7 @@ from iotdm.southbound.mqtt import codec, topics
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 65536
+_WRITE_BUFFER_HIGH = 64 * 1024
 SUBACK_FAILURE = 0x80
 
 
@@ -192,8 +193,10 @@ class Session:
 
     async def _send(self, packet: codec.Packet) -> None:
         self._writer.write(codec.encode(packet))
-        # A peer that does not read is closed rather than buffered for without bound.
-        await asyncio.wait_for(self._writer.drain(), self._write_timeout)
+        # Only a peer that does not read builds up a buffer; it is closed rather than buffered for without bound.
+        # (Checked first: a timeout per packet would cost more than the packet.)
+        if self._writer.transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
+            await asyncio.wait_for(self._writer.drain(), self._write_timeout)
 
     def _peer(self) -> str:
         return str(self._writer.get_extra_info("peername"))
