@@ -6,6 +6,7 @@ Operator commands open the database directly, so they work whether or not the se
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -101,6 +102,11 @@ def serve(
 async def _serve(settings: Settings) -> None:
     platform = Platform(settings)
     await platform.start()
+    # Everything made at start lives as long as the process, and the hot paths make few cycles: keep the
+    # collector off those objects and let it run rarely (measured: full collections of ~100 ms every few seconds
+    # under device load otherwise).
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     for url in platform.urls:
         print(f"{'device access' if url.startswith('mqtt') else 'northbound API'} listening on {url}", flush=True)
     stop = asyncio.Event()

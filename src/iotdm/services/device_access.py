@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -126,8 +127,8 @@ class DeviceAccess:
 
         await self._db.write(offline)
 
-    async def report(self, device: DeviceSession, services: list[ServiceData]) -> None:
-        await self._writer.submit(device, services)
+    def report(self, device: DeviceSession, services: list[ServiceData]) -> asyncio.Future[None]:
+        return self._writer.submit(device, services)
 
     async def deliver_shadow(self, device_id: str) -> None:
         """Send the device its undelivered desired changes, if it is connected to this node (DECISIONS D4)."""

@@ -6,7 +6,7 @@ never reads the database, and the core never touches a socket.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,8 +59,8 @@ class DeviceGateway(Protocol):
         """The device's last session ended (OFFLINE)."""
         ...
 
-    async def report(self, device: DeviceSession, services: list[ServiceData]) -> None:
-        """Store a report; returns only once it is committed."""
+    def report(self, device: DeviceSession, services: list[ServiceData]) -> Awaitable[None]:
+        """Queue a report for storage; the answer completes once it is committed (and raises if it was not)."""
         ...
 
     async def answer(self, device: DeviceSession, mid: int, errcode: int, body: Any) -> None:

@@ -45,11 +45,11 @@ class ReportWriter:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
 
-    async def submit(self, device: DeviceSession, services: list[ServiceData]) -> None:
-        """Queue a report and wait until it is committed (raises when its batch failed)."""
+    def submit(self, device: DeviceSession, services: list[ServiceData]) -> asyncio.Future[None]:
+        """Queue a report; the future completes when it is committed (or fails with its batch)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(device, services, now_ms(), done))
-        await done
+        self._queue.put_nowait(_Pending(device, services, now_ms(), done))
+        return done
 
     async def run(self) -> None:
         while True:

@@ -1,8 +1,8 @@
 """One device connection: a state machine from CONNECT to close (MQTT 3.1.1; DECISIONS M1, M2).
 
 PUBLISH on the device's data topic goes to the gateway; the PUBACK is sent only once the gateway has committed
-the report. Packets are handled one at a time, so a device that sends faster than its reports commit is slowed
-by TCP itself, and nothing buffers without bound.
+the report. The reports one read brings are stored together and acknowledged together before the next read, so
+a device that sends faster than its reports commit is slowed by TCP itself, and nothing buffers without bound.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -86,10 +86,37 @@ class Session:
         if not isinstance(first, codec.Connect):
             raise Closed  # §3.1.0-1: the first packet must be CONNECT
         await self._connect(first)
+        assert self.device is not None
+        own_topics = topics.data_topics(self.device.topic_id)
         while True:
             # §3.1.2-24: nothing heard for 1.5 keep-alive periods means the client is gone.
-            packet = await self._next_packet(self._keep_alive)
-            await self._handle(packet)
+            self._ready.append(await self._next_packet(self._keep_alive))
+            # Everything one read brought is handled together: its reports go to the writer at once, and their
+            # PUBACKs leave in one write, in order, once all of them are committed.
+            stored: list[tuple[int | None, Awaitable[None] | None]] = []
+            while self._ready:
+                packet = self._ready.popleft()
+                if not isinstance(packet, codec.Publish):
+                    await self._acknowledge(stored)
+                    await self._handle(packet)
+                elif packet.topic not in own_topics:
+                    log.warning("%s published on %s, not its own topic: dropped", self.device.device_id, packet.topic)
+                else:
+                    stored.append((packet.packet_id, self._accept(packet)))
+            await self._acknowledge(stored)
+
+    async def _acknowledge(self, stored: list[tuple[int | None, Awaitable[None] | None]]) -> None:
+        """Wait for each PUBLISH to be stored, in order, then PUBACK those at QoS 1 together; a failure closes the
+        session before any of the later ones is acknowledged."""
+        if not stored:
+            return
+        for _, done in stored:
+            if done is not None:
+                await done
+        acks = b"".join(codec.encode(codec.PubAck(packet_id)) for packet_id, _ in stored if packet_id is not None)
+        stored.clear()
+        if acks:
+            await self._write(acks)
 
     async def _next_packet(self, timeout: float | None) -> codec.Packet:
         while not self._ready:
@@ -115,8 +142,6 @@ class Session:
     async def _handle(self, packet: codec.Packet) -> None:
         assert self.device is not None
         match packet:
-            case codec.Publish():
-                await self._publish(packet)
             case codec.Subscribe():
                 await self._subscribe(packet)
             case codec.Unsubscribe():
@@ -142,16 +167,8 @@ class Session:
         if granted:
             await self._gateway.subscribed(self.device)
 
-    async def _publish(self, packet: codec.Publish) -> None:
-        assert self.device is not None
-        if packet.topic not in topics.data_topics(self.device.topic_id):
-            log.warning("%s published on %s, not its own topic: dropped", self.device.device_id, packet.topic)
-            return
-        await self._accept(packet)
-        if packet.qos:
-            await self._send(codec.PubAck(packet.packet_id or 0))
-
-    async def _accept(self, packet: codec.Publish) -> None:
+    def _accept(self, packet: codec.Publish) -> Awaitable[None] | None:
+        """Hand a PUBLISH on the device's data topic to the gateway; answer what to wait for before PUBACK."""
         assert self.device is not None
         try:
             if topics.codec_mode(packet.topic) == "binary":
@@ -161,8 +178,7 @@ class Session:
             kind = message.get("msgType")
             if kind == "deviceRsp":
                 mid, errcode, body = parse_answer(message)
-                await self._gateway.answer(self.device, mid, errcode, body)
-                return
+                return asyncio.ensure_future(self._gateway.answer(self.device, mid, errcode, body))
             if kind != "deviceReq":
                 raise InvalidReport(f"msgType {kind!r} is not handled")
             services = parse_report(message)
@@ -170,8 +186,8 @@ class Session:
             # Acknowledged all the same, so that the device does not send it again and again.
             self.invalid_reports += 1
             log.warning("invalid message from %s: %s", self.device.device_id, exc)
-            return
-        await self._gateway.report(self.device, services)
+            return None
+        return self._gateway.report(self.device, services)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Publish a platform message to the device, QoS 1: through its codec on command/binary when it listens
@@ -192,7 +208,10 @@ class Session:
         return found
 
     async def _send(self, packet: codec.Packet) -> None:
-        self._writer.write(codec.encode(packet))
+        await self._write(codec.encode(packet))
+
+    async def _write(self, data: bytes) -> None:
+        self._writer.write(data)
         # Only a peer that does not read builds up a buffer; it is closed rather than buffered for without bound.
         # (Checked first: a timeout per packet would cost more than the packet.)
         if self._writer.transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
