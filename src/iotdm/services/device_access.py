@@ -20,6 +20,7 @@ from iotdm.domain.device_auth import (
 )
 from iotdm.domain.devices import Status, model_key
 from iotdm.domain.notifications import BindResult
+from iotdm.domain.profiles import Profile
 from iotdm.domain.reports import ServiceData
 from iotdm.services.clock import now_ms, to_datetime
 from iotdm.services.credentials import Keyring
@@ -64,11 +65,17 @@ class DeviceAccess:
             raise ConnectRefused(CONNACK_NOT_AUTHORIZED, "one-model-one-secret is not enabled")
         if request.username != client.device_ref:
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "username is not the clientId's id")
-        if client.auth_type is AuthType.NODE_ID:
-            device_id = await self._db.read(lambda conn: device_store.node_id_owner(conn, client.device_ref))
-        else:
-            device_id = client.device_ref
-        row = None if device_id is None else await self._db.read(lambda conn: device_store.get_any(conn, device_id))
+
+        def load(conn: sa.Connection) -> tuple[sa.RowMapping | None, Profile | None]:
+            """The device and its product model, in one read."""
+            if client.auth_type is AuthType.NODE_ID:
+                device_id = device_store.node_id_owner(conn, client.device_ref)
+            else:
+                device_id = client.device_ref
+            row = None if device_id is None else device_store.get_any(conn, device_id)
+            return row, None if row is None else profile_of(conn, row)
+
+        row, profile = await self._db.read(load)
         if row is None or row["mute"] == "TRUE":
             raise ConnectRefused(CONNACK_NOT_AUTHORIZED, "unknown, deleted or frozen device")
         if row["secret_enc"] is None:
@@ -77,7 +84,6 @@ class DeviceAccess:
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "stale timestamp")
         if not password_matches(request.password, self._keyring.decrypt(row["secret_enc"]), client.timestamp):
             raise ConnectRefused(CONNACK_BAD_CREDENTIALS, "wrong password")
-        profile = await self._db.read(lambda conn: profile_of(conn, row))
         service_types = {} if profile is None else {s.service_id: s.service_type for s in profile.services}
         return DeviceSession(
             row["device_id"], client.device_ref, row["app_id"], row["gateway_id"], model_key(row), service_types

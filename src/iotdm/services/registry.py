@@ -20,6 +20,7 @@ from iotdm.services.credentials import Keyring
 from iotdm.store import devices as device_store
 from iotdm.store import outbox, timers
 from iotdm.store.engine import Database
+from iotdm.store.schema import devices
 
 REGISTRATION_TIMER = "registration"
 
@@ -93,8 +94,8 @@ class Registry:
                 raise PlatformError(E.NODE_ID_DUPLICATED) from exc
             if timeout:
                 timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
-            row = device_store.get_any(conn, device_id)
-            assert row is not None
+            # The new row is what was just written: every column not given is empty.
+            row = {column.name: None for column in devices.columns} | values
             outbox.append(conn, app_id, notifications.device_added(row), now)
 
         await self._db.write(insert)
