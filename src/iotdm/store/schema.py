@@ -181,3 +181,61 @@ profiles = sa.Table(
         "manufacturer_id", "manufacturer_name", "device_type", "model", "protocol_type", name="uq_profiles_key"
     ),
 )
+
+# Subscriptions (§1.6.1, §1.6.2; DECISIONS S1): events of ``app_id``'s devices go to ``callback_url``. ``app_id`` is
+# the app whose events are pushed (the ``appId`` parameter, else the caller); ``created_by`` is the caller.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("subscription_id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(64), sa.ForeignKey("apps.app_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("notify_type", sa.String(64), nullable=False),
+    sa.Column("callback_url", sa.String(1024), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),  # HTTP | MQTT
+    sa.Column("owner_flag", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("app_id", "notify_type", "channel"),
+)
+
+# Pushes waiting for delivery: one row per (outbox event, matching subscription). Only the oldest row of a
+# (subscription, device) is ever in flight, which keeps their order; ``claimed_until`` leases a row to one node.
+pushes = sa.Table(
+    "pushes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subscription_id",
+        sa.String(64),
+        sa.ForeignKey("subscriptions.subscription_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("device_id", sa.String(64), nullable=False),  # "" for events of no device (product models)
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("claimed_until", sa.BigInteger, nullable=True),
+    sa.Column("last_error", sa.String(1024), nullable=True),
+    sa.Index("ix_pushes_key", "subscription_id", "device_id", "id"),
+    sa.Index("ix_pushes_next_attempt_at", "next_attempt_at"),
+)
+
+# Pushes given up on after the retry period (DECISIONS S3); the subscription's delivery fields are copied so a
+# dead letter stays readable after its subscription is gone.
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("notify_type", sa.String(64), nullable=False),
+    sa.Column("callback_url", sa.String(1024), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.String(1024), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("failed_at", sa.BigInteger, nullable=False, index=True),
+)
