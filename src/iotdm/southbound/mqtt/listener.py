@@ -4,17 +4,20 @@ connected devices for the platform (``DeviceLink``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Mapping
 from typing import Any
 
 from iotdm.domain.reports import InvalidReport
-from iotdm.services.device_port import DeviceGateway
+from iotdm.services.device_port import DeviceGateway, DeviceSession
 from iotdm.southbound.codecs import Codec
-from iotdm.southbound.mqtt.session import Session
+from iotdm.southbound.mqtt.session import Session, SessionContext
 
 log = logging.getLogger(__name__)
+
+_SWEEP_INTERVAL = 1.0  # keep-alive and connect timeouts are enforced to within this many seconds
 
 
 class MqttListener:
@@ -28,42 +31,43 @@ class MqttListener:
         write_timeout: float = 30.0,
     ) -> None:
         self._gateway = gateway
-        self._codecs = codecs
-        self._max_packet_size = max_packet_size
-        self._connect_timeout = connect_timeout
-        self._write_timeout = write_timeout
+        self._context = SessionContext(
+            gateway=gateway,
+            codecs=codecs,
+            claim=self._claim,
+            ended=self._ended,
+            max_packet_size=max_packet_size,
+            connect_timeout=connect_timeout,
+            write_timeout=write_timeout,
+        )
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._live: set[Session] = set()  # every open connection, for the sweep
         self._sessions: dict[str, Session] = {}  # deviceId -> its current session
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._goodbyes: set[asyncio.Task[None]] = set()  # devices being marked offline
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> int:
         """Listen; answer the bound port (``port`` 0 picks a free one)."""
-        self._server = await asyncio.start_server(self._accept, host, port, ssl=tls, limit=self._max_packet_size)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._session, host, port, ssl=tls)
+        self._sweeper = loop.create_task(self._sweep())
         bound: int = self._server.sockets[0].getsockname()[1]
         return bound
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for session in list(self._sessions.values()):
-            session.replace()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(
-            reader,
-            writer,
-            self._gateway,
-            self._claim,
-            self._codecs,
-            max_packet_size=self._max_packet_size,
-            connect_timeout=self._connect_timeout,
-            write_timeout=self._write_timeout,
-        )
-        task = asyncio.create_task(self._serve(session))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for session in list(self._live):
+            session.close()
+        # Closing is asynchronous: give the sessions a moment to end and their devices to be marked offline.
+        for _ in range(50):
+            if not self._live and not self._goodbyes:
+                break
+            await asyncio.sleep(0.1)
 
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
         """DeviceLink: publish to a device connected to this node."""
@@ -72,9 +76,14 @@ class MqttListener:
             return False
         try:
             await session.deliver(message)
-        except (ConnectionError, TimeoutError, InvalidReport):
+        except (ConnectionError, InvalidReport):
             return False
         return True
+
+    def _session(self) -> Session:
+        session = Session(self._context)
+        self._live.add(session)
+        return session
 
     def _claim(self, session: Session) -> None:
         """``session`` is now the device's one session; an older one is closed (DECISIONS M2)."""
@@ -82,14 +91,27 @@ class MqttListener:
         older = self._sessions.get(session.device.device_id)
         self._sessions[session.device.device_id] = session
         if older is not None and older is not session:
-            older.replace()
+            older.close()
 
-    async def _serve(self, session: Session) -> None:
-        await session.run()
+    def _ended(self, session: Session) -> None:
+        self._live.discard(session)
         device = session.device
         if device is not None and self._sessions.get(device.device_id) is session:
             del self._sessions[device.device_id]
-            try:
-                await self._gateway.disconnected(device)
-            except Exception:
-                log.exception("could not mark %s offline", device.device_id)
+            task = asyncio.get_running_loop().create_task(self._disconnected(device))
+            self._goodbyes.add(task)
+            task.add_done_callback(self._goodbyes.discard)
+
+    async def _disconnected(self, device: DeviceSession) -> None:
+        try:
+            await self._gateway.disconnected(device)
+        except Exception:
+            log.exception("could not mark %s offline", device.device_id)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(_SWEEP_INTERVAL)
+            now = loop.time()
+            for session in list(self._live):
+                session.expire(now)

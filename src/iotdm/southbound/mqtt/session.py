@@ -1,17 +1,22 @@
 """One device connection: a state machine from CONNECT to close (MQTT 3.1.1; DECISIONS M1, M2).
 
+A session is an ``asyncio.Protocol`` with no task of its own while idle: an idle connection costs its transport
+and a few slots, and keep-alive is judged by the listener's periodic sweep (``expire``). When bytes arrive, a
+short-lived worker handles the packets they complete and ends when nothing is left.
+
 PUBLISH on the device's data topic goes to the gateway; the PUBACK is sent only once the gateway has committed
-the report. The reports one read brings are stored together and acknowledged together before the next read, so
-a device that sends faster than its reports commit is slowed by TCP itself, and nothing buffers without bound.
+the report. The reports one read brings are stored together and acknowledged together; while they commit the
+session reads at most one more chunk ahead, and reading stops while the peer does not take what is written to
+it, so nothing buffers without bound and a device that sends faster than its reports commit is slowed by TCP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import orjson
 
@@ -23,87 +28,172 @@ from iotdm.southbound.mqtt import codec, topics
 
 log = logging.getLogger(__name__)
 
-_READ_CHUNK = 65536
-_WRITE_BUFFER_HIGH = 64 * 1024
 SUBACK_FAILURE = 0x80
 
 
 class Closed(Exception):
-    """The session ends: the peer left, broke the protocol, timed out, or was replaced."""
+    """The session ends: the peer left, broke the protocol, or was replaced."""
 
 
-class Session:
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        gateway: DeviceGateway,
-        claim: Callable[[Session], None],
-        codecs: Mapping[str, Codec],
-        *,
-        max_packet_size: int,
-        connect_timeout: float,
-        write_timeout: float,
-    ) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._gateway = gateway
-        self._claim = claim
-        self._codecs = codecs
-        self._binary_commands = False  # the device listens on command/binary: send it bytes through its codec
-        self._decoder = codec.Decoder(max_packet_size)
-        self._connect_timeout = connect_timeout
-        self._write_timeout = write_timeout
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What every session of a listener shares (one reference per session instead of one per field)."""
+
+    gateway: DeviceGateway
+    codecs: Mapping[str, Codec]
+    claim: Callable[[Session], None]  # the session now speaks for its device
+    ended: Callable[[Session], None]  # the connection is gone and the session's work is done
+    max_packet_size: int
+    connect_timeout: float
+    write_timeout: float
+
+
+class Session(asyncio.Protocol):
+    __slots__ = (
+        "_binary_commands",
+        "_ctx",
+        "_decoder",
+        "_keep_alive",
+        "_last_packet_id",
+        "_lost",
+        "_read_paused",
+        "_ready",
+        "_transport",
+        "_worker",
+        "_write_paused_at",
+        "device",
+        "heard_at",
+        "invalid_reports",
+    )
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self._ctx = ctx
+        self._transport: asyncio.Transport | None = None
+        self._decoder = codec.Decoder(ctx.max_packet_size)
+        self._ready: list[codec.Packet] = []
+        self._worker: asyncio.Task[None] | None = None
+        self._lost = False
+        self._read_paused = False
+        self._write_paused_at: float | None = None
         self._keep_alive: float | None = None
-        self._ready: deque[codec.Packet] = deque()
-        self.device: DeviceSession | None = None
-        self.invalid_reports = 0
+        self._binary_commands = False  # the device listens on command/binary: send it bytes through its codec
         self._last_packet_id = 0
+        self.device: DeviceSession | None = None
+        self.heard_at = asyncio.get_running_loop().time()
+        self.invalid_reports = 0
 
-    async def run(self) -> None:
-        """Serve the connection until it ends; never raises."""
+    # asyncio.Protocol ---------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+
+    def data_received(self, data: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        if transport.is_closing():
+            return
+        self.heard_at = asyncio.get_running_loop().time()
         try:
-            await self._serve()
-        except (Closed, ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
+            self._ready += self._decoder.feed(data)
+        except codec.UnsupportedProtocol:
+            if self.device is None:
+                transport.write(codec.encode(codec.ConnAck(return_code=CONNACK_BAD_PROTOCOL)))
+            transport.close()
+            return
         except codec.MalformedPacket as exc:
             log.info("closing %s: %s", self._peer(), exc)
+            transport.close()
+            return
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+        else:  # one chunk ahead of the worker is enough
+            self._pause_reading()
+
+    def pause_writing(self) -> None:
+        # The peer does not read: stop reading from it too, and let the sweep close it if that lasts.
+        self._write_paused_at = asyncio.get_running_loop().time()
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused_at = None
+        self._resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self._worker is None:
+            self._ctx.ended(self)
+
+    # Listener ------------------------------------------------------------------------------------------------
+
+    def expire(self, now: float) -> None:
+        """Close the connection if it outlived its limits."""
+        if self.device is None:
+            limit: float | None = self._ctx.connect_timeout
+        else:
+            limit = self._keep_alive  # §3.1.2-24: nothing heard for 1.5 keep-alive periods: the client is gone
+        stalled = self._write_paused_at is not None and now - self._write_paused_at > self._ctx.write_timeout
+        if stalled or (limit is not None and now - self.heard_at > limit):
+            self.close()
+
+    def close(self) -> None:
+        """A newer connection of the same device takes over (DECISIONS M2), or the listener stops."""
+        if self._transport is not None:
+            self._transport.close()
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Publish a platform message to the device, QoS 1: through its codec on command/binary when it listens
+        there, else as JSON on command/json."""
+        assert self.device is not None
+        self._last_packet_id = self._last_packet_id % 0xFFFF + 1
+        if self._binary_commands:
+            topic, payload = topics.command_topic(self.device.topic_id, "binary"), self._codec().encode(message)
+        else:
+            topic, payload = topics.command_topic(self.device.topic_id), orjson.dumps(message)
+        if self._write_paused_at is not None:
+            raise ConnectionError("the device does not read what is sent to it")
+        self._write(codec.encode(codec.Publish(topic, payload, qos=1, packet_id=self._last_packet_id)))
+
+    # The worker ----------------------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        try:
+            while self._ready:
+                batch, self._ready = self._ready, []
+                if self._write_paused_at is None:
+                    self._resume_reading()
+                await self._handle_batch(batch)
+        except (Closed, ConnectionError):
+            self.close()
         except Exception:
             log.exception("closing %s after an unexpected error", self._peer())
+            self.close()
         finally:
-            self._writer.close()
+            self._worker = None
+            if self._lost:
+                self._ctx.ended(self)
 
-    def replace(self) -> None:
-        """A newer connection of the same device takes over (DECISIONS M2)."""
-        self._writer.close()
-
-    async def _serve(self) -> None:
-        try:
-            first = await self._next_packet(self._connect_timeout)
-        except codec.UnsupportedProtocol:
-            await self._send(codec.ConnAck(return_code=CONNACK_BAD_PROTOCOL))
-            raise
-        if not isinstance(first, codec.Connect):
-            raise Closed  # §3.1.0-1: the first packet must be CONNECT
-        await self._connect(first)
+    async def _handle_batch(self, batch: list[codec.Packet]) -> None:
+        start = 0
+        if self.device is None:
+            first = batch[0]
+            if not isinstance(first, codec.Connect):
+                raise Closed  # §3.1.0-1: the first packet must be CONNECT
+            await self._connect(first)
+            start = 1
         assert self.device is not None
         own_topics = topics.data_topics(self.device.topic_id)
-        while True:
-            # §3.1.2-24: nothing heard for 1.5 keep-alive periods means the client is gone.
-            self._ready.append(await self._next_packet(self._keep_alive))
-            # Everything one read brought is handled together: its reports go to the writer at once, and their
-            # PUBACKs leave in one write, in order, once all of them are committed.
-            stored: list[tuple[int | None, Awaitable[None] | None]] = []
-            while self._ready:
-                packet = self._ready.popleft()
-                if not isinstance(packet, codec.Publish):
-                    await self._acknowledge(stored)
-                    await self._handle(packet)
-                elif packet.topic not in own_topics:
-                    log.warning("%s published on %s, not its own topic: dropped", self.device.device_id, packet.topic)
-                else:
-                    stored.append((packet.packet_id, self._accept(packet)))
-            await self._acknowledge(stored)
+        # The reports of a batch go to the writer at once, and their PUBACKs leave in one write, in order, once
+        # all of them are committed.
+        stored: list[tuple[int | None, Awaitable[None] | None]] = []
+        for packet in batch[start:]:
+            if not isinstance(packet, codec.Publish):
+                await self._acknowledge(stored)
+                await self._handle(packet)
+            elif packet.topic not in own_topics:
+                log.warning("%s published on %s, not its own topic: dropped", self.device.device_id, packet.topic)
+            else:
+                stored.append((packet.packet_id, self._accept(packet)))
+        await self._acknowledge(stored)
 
     async def _acknowledge(self, stored: list[tuple[int | None, Awaitable[None] | None]]) -> None:
         """Wait for each PUBLISH to be stored, in order, then PUBACK those at QoS 1 together; a failure closes the
@@ -116,38 +206,31 @@ class Session:
         acks = b"".join(codec.encode(codec.PubAck(packet_id)) for packet_id, _ in stored if packet_id is not None)
         stored.clear()
         if acks:
-            await self._write(acks)
-
-    async def _next_packet(self, timeout: float | None) -> codec.Packet:
-        while not self._ready:
-            data = await asyncio.wait_for(self._reader.read(_READ_CHUNK), timeout)
-            if not data:
-                raise Closed
-            self._ready.extend(self._decoder.feed(data))
-        return self._ready.popleft()
+            self._write(acks)
 
     async def _connect(self, packet: codec.Connect) -> None:
         request = ConnectRequest(packet.client_id, packet.username, packet.password)
         try:
-            self.device = await self._gateway.authenticate(request)
+            self.device = await self._ctx.gateway.authenticate(request)
         except ConnectRefused as refused:
             log.info("refusing %s (%s): %s", packet.client_id, self._peer(), refused)
-            await self._send(codec.ConnAck(return_code=refused.return_code))
+            self._send(codec.ConnAck(return_code=refused.return_code))
             raise Closed from refused
+        if self._lost:
+            raise Closed
         self._keep_alive = packet.keep_alive * 1.5 if packet.keep_alive else None
-        self._claim(self)
-        await self._send(codec.ConnAck(return_code=0))
-        await self._gateway.connected(self.device)
+        self._ctx.claim(self)
+        self._send(codec.ConnAck(return_code=0))
+        await self._ctx.gateway.connected(self.device)
 
     async def _handle(self, packet: codec.Packet) -> None:
-        assert self.device is not None
         match packet:
             case codec.Subscribe():
                 await self._subscribe(packet)
             case codec.Unsubscribe():
-                await self._send(codec.UnsubAck(packet.packet_id))
+                self._send(codec.UnsubAck(packet.packet_id))
             case codec.PingReq():
-                await self._send(codec.PingResp())
+                self._send(codec.PingResp())
             case codec.Disconnect():
                 raise Closed
             case codec.PubAck():
@@ -160,12 +243,12 @@ class Session:
         allowed = topics.command_topics(self.device.topic_id)
         # QoS 2 is granted as 1 (DECISIONS M2); anything but the device's own command topics is refused.
         codes = tuple(min(qos, 1) if t in allowed else SUBACK_FAILURE for t, qos in packet.subscriptions)
-        await self._send(codec.SubAck(packet.packet_id, codes))
+        self._send(codec.SubAck(packet.packet_id, codes))
         granted = [t for t, _ in packet.subscriptions if t in allowed]
         if any(topics.codec_mode(t) == "binary" for t in granted):
             self._binary_commands = True
         if granted:
-            await self._gateway.subscribed(self.device)
+            await self._ctx.gateway.subscribed(self.device)
 
     def _accept(self, packet: codec.Publish) -> Awaitable[None] | None:
         """Hand a PUBLISH on the device's data topic to the gateway; answer what to wait for before PUBACK."""
@@ -178,7 +261,7 @@ class Session:
             kind = message.get("msgType")
             if kind == "deviceRsp":
                 mid, errcode, body = parse_answer(message)
-                return asyncio.ensure_future(self._gateway.answer(self.device, mid, errcode, body))
+                return asyncio.ensure_future(self._ctx.gateway.answer(self.device, mid, errcode, body))
             if kind != "deviceReq":
                 raise InvalidReport(f"msgType {kind!r} is not handled")
             services = parse_report(message)
@@ -187,35 +270,35 @@ class Session:
             self.invalid_reports += 1
             log.warning("invalid message from %s: %s", self.device.device_id, exc)
             return None
-        return self._gateway.report(self.device, services)
-
-    async def deliver(self, message: dict[str, Any]) -> None:
-        """Publish a platform message to the device, QoS 1: through its codec on command/binary when it listens
-        there, else as JSON on command/json."""
-        assert self.device is not None
-        self._last_packet_id = self._last_packet_id % 0xFFFF + 1
-        if self._binary_commands:
-            topic, payload = topics.command_topic(self.device.topic_id, "binary"), self._codec().encode(message)
-        else:
-            topic, payload = topics.command_topic(self.device.topic_id), orjson.dumps(message)
-        await self._send(codec.Publish(topic, payload, qos=1, packet_id=self._last_packet_id))
+        return self._ctx.gateway.report(self.device, services)
 
     def _codec(self) -> Codec:
         assert self.device is not None
-        found = self._codecs.get(self.device.model_key)
+        found = self._ctx.codecs.get(self.device.model_key)
         if found is None:  # DECISIONS M3: no codec, no binary
             raise InvalidReport(f"no codec plug-in for the product model {self.device.model_key!r}")
         return found
 
-    async def _send(self, packet: codec.Packet) -> None:
-        await self._write(codec.encode(packet))
+    # Transport -----------------------------------------------------------------------------------------------
 
-    async def _write(self, data: bytes) -> None:
-        self._writer.write(data)
-        # Only a peer that does not read builds up a buffer; it is closed rather than buffered for without bound.
-        # (Checked first: a timeout per packet would cost more than the packet.)
-        if self._writer.transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
-            await asyncio.wait_for(self._writer.drain(), self._write_timeout)
+    def _send(self, packet: codec.Packet) -> None:
+        self._write(codec.encode(packet))
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise Closed
+        transport.write(data)
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self._transport is not None and not self._transport.is_closing():
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self._transport is not None and not self._transport.is_closing():
+            self._read_paused = False
+            self._transport.resume_reading()
 
     def _peer(self) -> str:
-        return str(self._writer.get_extra_info("peername"))
+        return str(self._transport.get_extra_info("peername")) if self._transport is not None else "?"
