@@ -7,6 +7,7 @@ commit cost is shared by all of them and the batch grows with the load.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import uuid
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from iotdm.domain import notifications
@@ -71,49 +73,48 @@ class ReportWriter:
 
 def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
     latest = reports.latest(conn, list({p.device.device_id for p in batch}))
-    history: list[dict[str, Any]] = []
-    fresh: dict[tuple[str, str], dict[str, Any]] = {}  # service rows first seen in this batch
-    changed: dict[tuple[str, str], dict[str, Any]] = {}
-    events: list[dict[str, Any]] = []
+    history: list[tuple[Any, ...]] = []
+    fresh: dict[tuple[str, str], _Latest] = {}  # service rows first seen in this batch
+    changed: dict[tuple[str, str], _Latest] = {}
+    events: list[tuple[Any, ...]] = []
     for pending in batch:
         device = pending.device
         pushed = []
         for service in pending.services:
             at = pending.received_at if service.event_time is None else service.event_time
             history.append(
-                {
-                    "device_id": device.device_id,
-                    "gateway_id": device.gateway_id,
-                    "app_id": device.app_id,
-                    "service_id": service.service_id,
-                    "data": service.data,
-                    "timestamp": at,
-                }
+                (device.device_id, device.gateway_id, device.app_id, service.service_id, _dumps(service.data), at)
             )
             key = (device.device_id, service.service_id)
             # Without a product model the service's type is not known; its id stands in (docs/decisions.md).
             service_type = device.service_types.get(service.service_id, service.service_id)
             _merge_latest(key, service_type, service.data, at, latest, fresh, changed)
-            pushed.append(
-                notifications.service_data(service.service_id, service_type, service.data, format_time(to_datetime(at)))
-            )
+            pushed.append(notifications.service_data(service.service_id, service_type, service.data, _time(at)))
         for item in pushed:
             payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
             events.append(_event(device, payload, pending.received_at))
         request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):x}"
         payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
         events.append(_event(device, payload, pending.received_at))
-    updated = [
-        {
-            "b_device_id": k[0],
-            "b_service_id": k[1],
-            "data": v["data"],
-            "event_time": v["event_time"],
-            "service_type": v["service_type"],
-        }
-        for k, v in changed.items()
-    ]
-    reports.write(conn, history, list(fresh.values()), updated, events)
+    reports.write(
+        conn,
+        history,
+        [row.as_tuple(key) for key, row in fresh.items()],
+        [row.as_tuple(key) for key, row in changed.items()],
+        events,
+    )
+
+
+@dataclass(slots=True)
+class _Latest:
+    """A service's latest properties as this batch leaves them."""
+
+    service_type: str
+    data: dict[str, Any]
+    event_time: int | None
+
+    def as_tuple(self, key: tuple[str, str]) -> tuple[Any, ...]:
+        return (*key, self.service_type, _dumps(self.data), self.event_time)  # reports.SERVICE_COLUMNS
 
 
 def _merge_latest(
@@ -122,29 +123,35 @@ def _merge_latest(
     data: dict[str, Any],
     at: int,
     latest: dict[tuple[str, str], Any],
-    fresh: dict[tuple[str, str], dict[str, Any]],
-    changed: dict[tuple[str, str], dict[str, Any]],
+    fresh: dict[tuple[str, str], _Latest],
+    changed: dict[tuple[str, str], _Latest],
 ) -> None:
     """The service's latest properties: a report updates the properties it carries and keeps the others."""
-    if key in fresh:
-        row = fresh[key]
-    elif key in changed:
-        row = changed[key]
-    elif key in latest:
-        stored = latest[key]
-        row = changed[key] = {"data": dict(stored["data"] or {}), "event_time": stored["event_time"]}
-    else:
-        row = fresh[key] = {"device_id": key[0], "service_id": key[1], "data": {}, "event_time": None}
-    row["service_type"] = service_type
-    row["data"] = {**row["data"], **data}
-    row["event_time"] = at if row["event_time"] is None else max(row["event_time"], at)
+    row = fresh.get(key) or changed.get(key)
+    if row is None:
+        stored = latest.get(key)
+        if stored is None:
+            row = fresh[key] = _Latest(service_type, {}, None)
+        else:
+            row = changed[key] = _Latest(service_type, dict(stored["data"] or {}), stored["event_time"])
+    row.service_type = service_type
+    row.data = {**row.data, **data}
+    row.event_time = at if row.event_time is None else max(row.event_time, at)
 
 
-def _event(device: DeviceSession, payload: dict[str, Any], now: int) -> dict[str, Any]:
-    return {
-        "app_id": device.app_id,
-        "notify_type": payload["notifyType"],
-        "device_id": device.device_id,
-        "payload": payload,
-        "created_at": now,
-    }
+def _event(device: DeviceSession, payload: dict[str, Any], now: int) -> tuple[Any, ...]:
+    return (device.app_id, payload["notifyType"], device.device_id, _dumps(payload), now)  # reports.EVENT_COLUMNS
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    return format_time(to_datetime(seconds * 1000))
+
+
+def _time(ms: int) -> str:
+    """The reference's time of ``ms``; reports of one batch mostly share their second, so it is formatted once."""
+    return _second(ms // 1000)

@@ -94,6 +94,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Device ingest touches the same index pages batch after batch: a 64 MiB page cache (default 2 MiB) keeps
+    # them in memory.
+    cursor.execute("PRAGMA cache_size=-65536")
     # Other processes (operator commands) write only briefly; waiting blocks the loop, so keep it short.
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

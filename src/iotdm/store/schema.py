@@ -139,7 +139,6 @@ data_history = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_data_history_device_ts", "device_id", "timestamp"),
-    sa.Index("ix_data_history_gateway_ts", "gateway_id", "timestamp"),
 )
 
 # Transactional outbox: one row per event, written in the transaction of the change it reports.
