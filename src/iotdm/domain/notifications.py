@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from iotdm.domain.devices import Row, device_info
+from iotdm.domain.times import format_time
 
 
 class NotifyType(StrEnum):
@@ -16,6 +18,7 @@ class NotifyType(StrEnum):
     DEVICE_DATA_CHANGED = "deviceDataChanged"
     DEVICE_DATAS_CHANGED = "deviceDatasChanged"
     DESIRED_STATUS_CHANGED = "deviceDesiredPropertiesModifyStatusChanged"
+    DEVICE_EVENT = "deviceEvent"  # SDK vocabulary only (S2)
 
 
 class BindResult(StrEnum):
@@ -100,4 +103,33 @@ def desired_status_changed(device_id: str, service_id: str, properties: dict[str
         "serviceId": service_id,
         "properties": properties,
         "status": status,
+    }
+
+
+def address(device_id: str, service_id: str | None = None) -> str:
+    """A message header's ``from`` (§1.6.7.10 L3572): the device, or one of its services."""
+    return f"/devices/{device_id}" if service_id is None else f"/devices/{device_id}/services/{service_id}"
+
+
+def device_event(
+    event_type: str,
+    device_id: str,
+    service_id: str | None,
+    service_type: str,
+    event_time: datetime,
+    received_at: datetime,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """SDK §2.3.5.10 L9270: an event the device reported; ``timestamp`` is when the platform received it."""
+    return {
+        "notifyType": NotifyType.DEVICE_EVENT.value,
+        "header": {
+            "eventType": event_type,
+            "from": address(device_id, service_id),
+            "timestamp": format_time(received_at),
+            "eventTime": format_time(event_time),
+            "deviceId": device_id,
+            "serviceType": service_type,
+        },
+        "body": body,
     }
