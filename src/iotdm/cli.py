@@ -28,6 +28,7 @@ from iotdm.domain.profiles import KEY_FIELDS, ProfileError, profile_ref
 from iotdm.platform import Platform, open_services
 from iotdm.services.container import Services
 from iotdm.settings import Settings
+from iotdm.store.dead_letters import DeadLetterFilter
 
 T = TypeVar("T")
 
@@ -299,6 +300,131 @@ def profile_delete(
     if deleted is None:
         _refuse("no such profile")
     print(f"deleted the profile {deleted.key.describe()}")
+
+
+# Dead letters (DECISIONS S3)
+
+push_cli = typer.Typer(help="Push notifications.", no_args_is_help=True)
+cli.add_typer(push_cli, name="push")
+dead_letters_cli = typer.Typer(
+    help="Pushes given up on after the retry period: inspect, replay, purge.", no_args_is_help=True
+)
+push_cli.add_typer(dead_letters_cli, name="dead-letters")
+
+AppFilter = Annotated[str | None, typer.Option("--app", help="Only the dead letters of this app.")]
+SubscriptionFilter = Annotated[str | None, typer.Option("--subscription", help="Only those of this subscription.")]
+TypeFilter = Annotated[str | None, typer.Option("--type", help="Only pushes of this notifyType.")]
+DeadLetterIds = Annotated[list[int] | None, typer.Argument(metavar="ID", help="Dead letter ids.", show_default=False)]
+EveryDeadLetter = Annotated[
+    bool, typer.Option("--all", help="Every dead letter matching the filters (every one without filters).")
+]
+
+
+def _dead_letters(
+    ids: list[int] | None, every: bool, app: str | None, subscription: str | None, notify_type: str | None
+) -> DeadLetterFilter:
+    """Ids, or --all narrowed by filters: an operation on many letters has to be asked for explicitly."""
+    filtered = any(value is not None for value in (app, subscription, notify_type))
+    if ids and (every or filtered):
+        raise typer.BadParameter("give dead letter ids, or --all with filters, not both")
+    if ids:
+        return DeadLetterFilter(ids=tuple(ids))
+    if not every:
+        raise typer.BadParameter("give dead letter ids, or --all (narrowed by --app, --subscription, --type)")
+    return DeadLetterFilter(app_id=app, subscription_id=subscription, notify_type=notify_type)
+
+
+@dead_letters_cli.command("list")
+def dead_letter_list(
+    app: AppFilter = None,
+    subscription: SubscriptionFilter = None,
+    notify_type: TypeFilter = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as a JSON list, payloads included.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List dead letters, newest failure first."""
+    f = DeadLetterFilter(app_id=app, subscription_id=subscription, notify_type=notify_type)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    found = _operate(settings, lambda svc: svc.dead_letters.list(f, offset, limit))
+    if as_json:
+        print(json.dumps([letter.json() for letter in found.letters]))
+        return
+    table = Table("id", "failed at", "appId", "subscriptionId", "notifyType", "deviceId", "attempts", "last error")
+    for letter in found.letters:
+        view = letter.json(payload=False)
+        table.add_row(
+            str(letter.id),
+            view["failedAt"],
+            letter.app_id,
+            letter.subscription_id,
+            letter.notify_type,
+            letter.device_id or "",
+            str(letter.attempts),
+            letter.last_error or "",
+        )
+    console.print(table)
+    console.print(f"{len(found.letters)} of {found.total} dead letters")
+
+
+@dead_letters_cli.command("show")
+def dead_letter_show(
+    dead_letter_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print one dead letter as JSON, with its payload and last error."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    letter = _operate(settings, lambda svc: svc.dead_letters.get(dead_letter_id))
+    if letter is None:
+        _refuse(f"no dead letter {dead_letter_id}")
+    print(json.dumps(letter.json(), indent=2, ensure_ascii=False))
+
+
+@dead_letters_cli.command("replay")
+def dead_letter_replay(
+    ids: DeadLetterIds = None,
+    every: EveryDeadLetter = False,
+    app: AppFilter = None,
+    subscription: SubscriptionFilter = None,
+    notify_type: TypeFilter = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Queue dead letters again as fresh pushes of their subscriptions, and remove them. Exits 1 when a named
+    one is missing or cannot be replayed because its subscription is gone."""
+    f = _dead_letters(ids, every, app, subscription, notify_type)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    outcome = _operate(settings, lambda svc: svc.dead_letters.replay(f))
+    print(f"replayed {len(outcome.replayed)} dead letters")
+    if outcome.orphaned:
+        listed = ", ".join(map(str, outcome.orphaned))
+        console.print(f"kept {listed}: the subscription no longer exists (purge them instead)", style="yellow")
+    if outcome.missing:
+        console.print(f"no dead letter {', '.join(map(str, outcome.missing))}", style="red")
+    if ids and (outcome.orphaned or outcome.missing):
+        raise typer.Exit(1)
+
+
+@dead_letters_cli.command("purge")
+def dead_letter_purge(
+    ids: DeadLetterIds = None,
+    every: EveryDeadLetter = False,
+    app: AppFilter = None,
+    subscription: SubscriptionFilter = None,
+    notify_type: TypeFilter = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete dead letters for good. Exits 1 when a named one is missing."""
+    f = _dead_letters(ids, every, app, subscription, notify_type)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    deleted = _operate(settings, lambda svc: svc.dead_letters.purge(f))
+    print(f"deleted {deleted} dead letters")
+    if ids and deleted < len(set(ids)):
+        _refuse(f"{len(set(ids)) - deleted} of the given ids named no dead letter")
 
 
 def main() -> None:

@@ -15,7 +15,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from iotdm.northbound.app import create_app
+from iotdm.push.dispatcher import Dispatcher
+from iotdm.push.http import HttpChannel
+from iotdm.push.mqtt_channel import MqttChannel
 from iotdm.scheduler import Scheduler
+from iotdm.services.app_access import AppAccess
 from iotdm.services.container import Services
 from iotdm.services.credentials import Keyring
 from iotdm.services.registry import REGISTRATION_TIMER, expire_registration
@@ -68,6 +72,8 @@ class Platform:
         self._tasks: list[asyncio.Task[None]] = []
         self._mqtt: MqttListener | None = None
         self.mqtt_port = 0
+        self._push: Dispatcher | None = None
+        self._push_http: HttpChannel | None = None
 
     @property
     def http_port(self) -> int:
@@ -83,7 +89,7 @@ class Platform:
 
     @property
     def db(self) -> Database:
-        """The database of the running node (tests read the outbox through it)."""
+        """The database of the running node (tests read the store through it)."""
         assert self._db is not None
         return self._db
 
@@ -114,8 +120,23 @@ class Platform:
         scheduler = Scheduler(self._db, {REGISTRATION_TIMER: expire_registration})
         self._tasks.append(asyncio.create_task(scheduler.run()))
         self._tasks.append(asyncio.create_task(services.reports.run()))
-        self._mqtt = MqttListener(services.devices, codecs=load_codecs(), max_packet_size=s.mqtt_max_packet_size)
+        self._mqtt = MqttListener(
+            services.devices, AppAccess(services.apps), codecs=load_codecs(), max_packet_size=s.mqtt_max_packet_size
+        )
         services.devices.attach(self._mqtt)
+        services.subscriptions.attach_clients(self._mqtt.client_ids)
+        self._push_http = HttpChannel(
+            timeout=s.push_timeout, verify_tls=s.push_verify_tls, connections=s.push_concurrency
+        )
+        self._push = Dispatcher(
+            self._db,
+            {"HTTP": self._push_http, "MQTT": MqttChannel(self._mqtt.push)},
+            retry_period=s.push_retry_period,
+            timeout=s.push_timeout,
+            concurrency=s.push_concurrency,
+            per_subscription=s.push_subscription_concurrency,
+        )
+        self._push.start()
         tls = _server_tls(cert, key) if cert and key else None
         self.mqtt_port = await self._mqtt.start(s.host, s.mqtt_port, tls)
         host = "localhost" if s.host in ("0.0.0.0", "::") else s.host
@@ -137,6 +158,13 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # Before the database closes: deliveries under way finish or give their pushes back.
+        if self._push is not None:
+            await self._push.stop()
+            self._push = None
+        if self._push_http is not None:
+            await self._push_http.close()
+            self._push_http = None
         if self._db is not None:
             await self._db.close()
 

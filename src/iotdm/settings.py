@@ -34,6 +34,15 @@ class Settings(BaseSettings):
         description="Fernet key encrypting device secrets; default secret.key in the data dir (share it across nodes).",
     )
     log_level: str = Field("info", description="Python logging level name.")
+    push_retry_period: float = Field(
+        86400, ge=0, description="Seconds a failing push is retried before it becomes a dead letter (S3)."
+    )
+    push_timeout: float = Field(10, gt=0, description="Seconds a callback has to answer a push (S3).")
+    push_verify_tls: bool = Field(True, description="Check the certificates of HTTPS callbacks (S3).")
+    push_concurrency: int = Field(200, ge=1, description="Pushes in flight at once on one node.")
+    push_subscription_concurrency: int = Field(
+        20, ge=1, description="Pushes in flight at once per subscription, so a slow callback holds only its own."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,20 +1,20 @@
 """§1.4 device management: registration (v1, v2), key refresh, modification, deletion, activation status,
-shadow, tenant isolation (D7), the outbox events each change writes, and registration expiry (D1)."""
+shadow, tenant isolation (D7), the pushes each change causes, and registration expiry (D1)."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from iotdm.store import devices as device_store
-from iotdm.store import outbox
 from tests.harness import App, PlatformThread, assert_error, unique_node_id
+from tests.receiver import Inbox
 
 REG_V1 = "/iocm/app/reg/v1.1.0/deviceCredentials"
 REG_V2 = "/iocm/app/reg/v2.0.0/deviceCredentials"
@@ -41,22 +41,21 @@ def get_shadow(app: App, device_id: str) -> dict[str, Any]:
     return body
 
 
-def events(node: PlatformThread, app_id: str) -> list[dict[str, Any]]:
-    """Every outbox row of one app, oldest first (the outbox is shared by the whole session)."""
-
-    def read(conn: sa.Connection) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after = 0
-        while rows := outbox.read_after(conn, after):
-            found.extend(dict(row) for row in rows if row["app_id"] == app_id)
-            after = rows[-1]["id"]
-        return found
-
-    return node.read(read)
+# Every notifyType a device change may cause: an inbox of all of them hears everything the app is told.
+DEVICE_EVENTS = (
+    "deviceAdded",
+    "bindDevice",
+    "deviceInfoChanged",
+    "deviceDeleted",
+    "deviceDataChanged",
+    "deviceDatasChanged",
+    "deviceDesiredPropertiesModifyStatusChanged",
+)
 
 
-def payloads(node: PlatformThread, app_id: str, notify_type: str) -> list[dict[str, Any]]:
-    return [e["payload"] for e in events(node, app_id) if e["notify_type"] == notify_type]
+def events(app: App) -> Inbox:
+    """The app subscribed to every device notifyType; ``settled()`` answers what it was pushed, in arrival order."""
+    return Inbox(app, *DEVICE_EVENTS)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
@@ -180,16 +179,19 @@ def test_register_duplicate_node_id(make_app: Callable[..., App], app: App) -> N
 
 
 def test_concurrent_registrations_of_one_node_id(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     body = {"nodeId": unique_node_id(), "deviceInfo": {"model": "M1"}}
     answers = concurrently(app, [lambda c: c.post(REG_V1, json=body)] * 4 + [lambda c: c.post(REG_V2, json=body)] * 4)
     assert sorted(r.status_code for r in answers) == [200] + [400] * 7, [r.text for r in answers]
     for r in answers:
         if r.status_code == 400:
             assert_error(r, 400, "100426")
-    assert len(payloads(node, app.app_id, "deviceAdded")) == 1
+    assert len(inbox.settled("deviceAdded")) == 1
 
 
 def test_register_v1_invalid_input(app: App) -> None:
+    inbox = events(app)
+
     def body(**fields: Any) -> dict[str, Any]:
         return {"nodeId": unique_node_id(), "deviceInfo": {"model": "M1"}, **fields}
 
@@ -221,7 +223,7 @@ def test_register_v1_invalid_input(app: App) -> None:
         assert_error(post_raw(app, REG_V1, raw), 400, "50400")
     r = app.http.get(DEVICES, params={"pageNo": 0})
     assert r.json()["totalCount"] == 0  # nothing was registered
-    assert events(app.node, app.app_id) == []
+    assert inbox.settled() == []
 
 
 def test_register_v1_accepted_node_id_length_limit(app: App) -> None:
@@ -338,13 +340,14 @@ def test_refresh_key_empty_body(app: App) -> None:
 
 
 def test_refresh_key_changes_node_id(app: App) -> None:
+    inbox = events(app)
     device_id = app.register()["deviceId"]
     new_node = unique_node_id()
     r = app.http.put(f"{REG_V1}/{device_id}", json={"nodeId": new_node, "timeout": 0})
     assert r.status_code == 200, r.text
     assert r.json()["timeout"] == 0
     assert get_device(app, device_id)["deviceInfo"]["nodeId"] == new_node
-    changed = payloads(app.node, app.app_id, "deviceInfoChanged")
+    changed = inbox.settled("deviceInfoChanged")
     assert changed[-1]["deviceId"] == device_id and changed[-1]["deviceInfo"]["nodeId"] == new_node
 
 
@@ -660,12 +663,13 @@ def test_shadow_unknown_device(app: App) -> None:
 
 def test_another_apps_device_is_unknown(make_app: Callable[..., App], app: App) -> None:
     owner = make_app()
+    owner_inbox, app_inbox = events(owner), events(app)
     device_id = owner.register(deviceInfo={"model": "M1", "name": "Mine"})["deviceId"]
     shadow = {"serviceDesireds": [{"serviceId": "Temp", "desired": {"t": 1}}]}
     assert owner.http.put(f"{SHADOW}/{device_id}", json=shadow).status_code == 200
     before = get_device(owner, device_id)
     shadow_before = get_shadow(owner, device_id)
-    owner_events = len(events(owner.node, owner.app_id))
+    owner_events = len(owner_inbox.settled())
 
     assert_error(app.http.get(f"{DEVICES}/{device_id}"), 404, "100403")
     assert_error(app.http.put(f"{DEVICES}/{device_id}", json={"name": "Stolen"}), 404, "100403")
@@ -678,8 +682,8 @@ def test_another_apps_device_is_unknown(make_app: Callable[..., App], app: App) 
 
     assert get_device(owner, device_id) == before
     assert get_shadow(owner, device_id) == shadow_before
-    assert len(events(owner.node, owner.app_id)) == owner_events
-    assert events(app.node, app.app_id) == []
+    assert len(owner_inbox.settled()) == owner_events
+    assert app_inbox.settled() == []
     assert app.http.get(DEVICES, params={"pageNo": 0}).json()["totalCount"] == 0
 
 
@@ -690,6 +694,7 @@ def test_authorized_app_manages_the_owners_devices(
     with node.admin() as admin:
         r = admin.post(f"/admin/apps/{owner.app_id}/authorizations", json={"to": app.app_id})
         assert r.status_code == 204, r.text
+    owner_inbox, app_inbox = events(owner), events(app)
     on_behalf = {"appId": owner.app_id}
     r = app.http.post(REG_V1, params=on_behalf, json={"nodeId": unique_node_id(), "deviceInfo": {"model": "M1"}})
     assert r.status_code == 200, r.text
@@ -705,24 +710,25 @@ def test_authorized_app_manages_the_owners_devices(
     assert app.http.put(f"{REG_V1}/{device_id}", params=on_behalf, json={}).status_code == 200
     assert app.http.delete(f"{DEVICES}/{device_id}", params=on_behalf).status_code == 204
     assert_error(owner.http.get(f"{DEVICES}/{device_id}"), 404, "100403")
-    # Events belong to the owner app.
-    assert [e["notify_type"] for e in events(node, owner.app_id)] == [
+    # Events belong to the owner app (one subscription per notifyType: no order between them).
+    assert sorted(p["notifyType"] for p in owner_inbox.settled()) == [
         "deviceAdded",
-        "deviceInfoChanged",
         "deviceDeleted",
+        "deviceInfoChanged",
     ]
-    assert events(node, app.app_id) == []
+    assert app_inbox.settled() == []
 
 
-# ---------------------------------------------------------------------------------------------------- outbox
+# ---------------------------------------------------------------------------------------------------- pushes
 
 
 def test_registration_writes_device_added(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     node_id = unique_node_id()
     device_id = app.register(node_id, deviceInfo={"model": "M1", "name": "Lamp"})["deviceId"]
-    rows = events(node, app.app_id)
-    assert [(e["notify_type"], e["device_id"]) for e in rows] == [("deviceAdded", device_id)]
-    payload = rows[0]["payload"]
+    pushed = inbox.settled()
+    assert [(p["notifyType"], p["deviceId"]) for p in pushed] == [("deviceAdded", device_id)]
+    payload = pushed[0]
     assert payload["notifyType"] == "deviceAdded"
     assert payload["deviceId"] == device_id
     assert payload["gatewayId"] == device_id
@@ -736,16 +742,18 @@ def test_registration_writes_device_added(node: PlatformThread, app: App) -> Non
 
 
 def test_registration_v2_writes_device_added(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register_v2()["deviceId"]
-    added = payloads(node, app.app_id, "deviceAdded")
+    added = inbox.settled("deviceAdded")
     assert [p["deviceId"] for p in added] == [device_id]
     assert added[0]["nodeType"] == "GATEWAY"
 
 
 def test_modify_writes_device_info_changed(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register()["deviceId"]
     assert app.http.put(f"{DEVICES}/{device_id}", json={"name": "Renamed", "location": "Hall"}).status_code == 204
-    changed = payloads(node, app.app_id, "deviceInfoChanged")
+    changed = inbox.settled("deviceInfoChanged")
     assert len(changed) == 1
     assert changed[0]["notifyType"] == "deviceInfoChanged"
     assert changed[0]["deviceId"] == device_id
@@ -755,16 +763,18 @@ def test_modify_writes_device_info_changed(node: PlatformThread, app: App) -> No
 
 
 def test_delete_writes_device_deleted(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register()["deviceId"]
     assert app.http.delete(f"{DEVICES}/{device_id}").status_code == 204
-    deleted = payloads(node, app.app_id, "deviceDeleted")
+    deleted = inbox.settled("deviceDeleted")
     assert deleted == [{"notifyType": "deviceDeleted", "deviceId": device_id, "gatewayId": device_id}]
 
 
 def test_rejected_requests_write_no_event(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     node_id = unique_node_id()
     device_id = app.register(node_id)["deviceId"]
-    count = len(events(node, app.app_id))
+    count = len(inbox.settled())
     assert_error(app.http.post(REG_V1, json={"nodeId": node_id, "deviceInfo": {"model": "M1"}}), 400, "100426")
     assert_error(app.http.post(REG_V1, json={"nodeId": unique_node_id(), "psk": "zz"}), 400, "50400")
     assert_error(app.http.put(f"{DEVICES}/{device_id}", json={"name": ""}), 400, "100022")
@@ -776,13 +786,14 @@ def test_rejected_requests_write_no_event(node: PlatformThread, app: App) -> Non
     app.register(other_node)
     count += 1
     assert_error(app.http.put(f"{REG_V1}/{device_id}", json={"nodeId": other_node}), 400, "100426")
-    assert len(events(node, app.app_id)) == count
+    assert len(inbox.settled()) == count
 
 
 # ---------------------------------------------------------------------------------------------------- expiry (D1)
 
 
 def test_unactivated_registration_expires(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     node_id = unique_node_id()
     device_id = app.register(node_id, timeout=1)["deviceId"]
     assert app.http.get(f"{DEVICES}/{device_id}").status_code == 200
@@ -790,7 +801,7 @@ def test_unactivated_registration_expires(node: PlatformThread, app: App) -> Non
     assert gone, "the registration did not expire within 5 s"
     assert_error(app.http.get(f"{DEVICES}/{device_id}"), 404, "100403")
     assert_error(app.http.get(f"{REG_V1}/{device_id}"), 404, "100403")
-    bound = payloads(node, app.app_id, "bindDevice")
+    bound = inbox.settled("bindDevice")
     assert len(bound) == 1
     assert bound[0]["deviceId"] == device_id
     assert bound[0]["resultCode"] == "expired"
@@ -800,15 +811,17 @@ def test_unactivated_registration_expires(node: PlatformThread, app: App) -> Non
 
 
 def test_timeout_zero_never_expires(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register(timeout=0)["deviceId"]
     expiring = app.register(timeout=1)["deviceId"]
     assert wait_until(lambda: app.http.get(f"{DEVICES}/{expiring}").status_code == 404)
     time.sleep(1)
     assert get_device(app, device_id)["deviceId"] == device_id
-    assert [p["deviceId"] for p in payloads(node, app.app_id, "bindDevice")] == [expiring]
+    assert [p["deviceId"] for p in inbox.settled("bindDevice")] == [expiring]
 
 
 def test_refresh_key_restarts_the_validity_period(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register(timeout=2)["deviceId"]
     assert app.http.put(f"{REG_V1}/{device_id}", json={"timeout": 0}).status_code == 200
     shortened = app.register(timeout=300)["deviceId"]
@@ -816,7 +829,7 @@ def test_refresh_key_restarts_the_validity_period(node: PlatformThread, app: App
     assert wait_until(lambda: app.http.get(f"{DEVICES}/{shortened}").status_code == 404)
     time.sleep(1.5)  # past the original 2 s of the first device
     assert get_device(app, device_id)["deviceId"] == device_id
-    assert [p["deviceId"] for p in payloads(node, app.app_id, "bindDevice")] == [shortened]
+    assert [p["deviceId"] for p in inbox.settled("bindDevice")] == [shortened]
 
 
 def test_refused_changes_keep_the_registration_timer(make_app: Callable[..., App], app: App) -> None:
@@ -831,16 +844,20 @@ def test_refused_changes_keep_the_registration_timer(make_app: Callable[..., App
 
 
 def test_deleted_registration_does_not_expire_later(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register(timeout=1)["deviceId"]
     assert app.http.delete(f"{DEVICES}/{device_id}").status_code == 204
     time.sleep(2)
-    assert payloads(node, app.app_id, "bindDevice") == []
+    assert inbox.settled("bindDevice") == []
 
 
 def test_concurrent_delete_and_changes(node: PlatformThread, app: App) -> None:
-    """Each change either happens before the deletion or finds the device gone: never a 5xx, one deletion."""
+    """Each change either happens before the deletion or finds the device gone: never a 5xx, one deletion, and
+    a deviceInfoChanged for each change that happened."""
+    inbox = events(app)
     shadow = {"serviceDesireds": [{"serviceId": "Temp", "desired": {"t": 1}}]}
     device_ids = [app.register()["deviceId"] for _ in range(8)]
+    changes: dict[str, int] = {}
     for d in device_ids:
         calls: list[Callable[[httpx.Client], httpx.Response]] = [
             lambda c, d=d: c.delete(f"{DEVICES}/{d}"),
@@ -855,13 +872,18 @@ def test_concurrent_delete_and_changes(node: PlatformThread, app: App) -> None:
             if r.status_code >= 300:
                 assert_error(r, 404, "100403")
         assert_error(app.http.get(f"{DEVICES}/{d}"), 404, "100403")
+        changes[d] = sum(r.status_code < 300 for r in (answers[2], answers[4]))  # name and nodeId changes
+    # One subscription per notifyType: their pushes have no order between them, so they are counted.
+    pushed = inbox.settled()
     for d in device_ids:
-        mine = [e["notify_type"] for e in events(node, app.app_id) if e["device_id"] == d]
-        assert mine[0] == "deviceAdded" and mine[-1] == "deviceDeleted" and mine.count("deviceDeleted") == 1, mine
+        mine = Counter(p["notifyType"] for p in pushed if p["deviceId"] == d)
+        expected = Counter({"deviceAdded": 1, "deviceInfoChanged": changes[d], "deviceDeleted": 1})
+        assert mine == expected, mine
 
 
 def test_expiry_racing_with_delete_and_refresh(node: PlatformThread, app: App) -> None:
     """At the moment a registration lapses, a deletion or a key refresh of it is either first or finds it gone."""
+    inbox = events(app)
     device_ids = [app.register(timeout=1)["deviceId"] for _ in range(12)]
     time.sleep(0.9)
     calls: list[Callable[[httpx.Client], httpx.Response]] = [
@@ -873,10 +895,9 @@ def test_expiry_racing_with_delete_and_refresh(node: PlatformThread, app: App) -
         if r.status_code >= 300:
             assert_error(r, 404, "100403")
     assert wait_until(lambda: all(app.http.get(f"{DEVICES}/{d}").status_code == 404 for d in device_ids[1::2]))
+    pushed = inbox.settled()
     for i, d in enumerate(device_ids):
-        mine = [
-            (e["notify_type"], e["payload"].get("resultCode")) for e in events(node, app.app_id) if e["device_id"] == d
-        ]
+        mine = [(p["notifyType"], p.get("resultCode")) for p in pushed if p["deviceId"] == d]
         ends = [m for m in mine if m in (("deviceDeleted", None), ("bindDevice", "expired"))]
         refreshed = i % 2 == 0 and answers[i].status_code == 200
         assert len(ends) == (0 if refreshed else 1), mine
@@ -915,7 +936,8 @@ def test_refresh_key_empty_verify_code_is_generated(app: App) -> None:
 
 
 def test_modify_without_changes_writes_no_event(node: PlatformThread, app: App) -> None:
+    inbox = events(app)
     device_id = app.register()["deviceId"]
     assert app.http.put(f"{DEVICES}/{device_id}", json={}).status_code == 204
     assert app.http.put(f"{DEVICES}/{device_id}", json={"name": None}).status_code == 204
-    assert payloads(node, app.app_id, "deviceInfoChanged") == []
+    assert inbox.settled("deviceInfoChanged") == []

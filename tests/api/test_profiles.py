@@ -1,5 +1,5 @@
 """Product models (D6, docs/profiles.md): the admin API (import, replace, list, delete), the notifications each
-change writes to the outbox, and §1.5.5 device capabilities (by model fields, by productId, by gateway, all
+change pushes, and §1.5.5 device capabilities (by model fields, by productId, by gateway, all
 devices, tenant isolation D7, the authorized app G5)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from iotdm.domain.profiles import capabilities, parse_profile
-from iotdm.store import outbox
 from iotdm.store.schema import devices
 from tests.harness import App, PlatformThread, assert_error, unique_node_id
+from tests.receiver import Inbox
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "profile-multisensor.json"
 CAPABILITIES = "/iocm/app/data/v1.1.0/deviceCapabilities"
@@ -72,18 +72,15 @@ def delete_profile(node: PlatformThread, **params: str) -> int:
         return admin.delete(PROFILES, params=params).status_code
 
 
-def profile_events(node: PlatformThread, app_id: str) -> list[dict[str, Any]]:
-    """The app's profile notifications in the outbox, oldest first."""
+def subscribed(app: App) -> Inbox:
+    """The app subscribed to every profile notification."""
+    return Inbox(app, *PROFILE_EVENTS)
 
-    def read(conn: sa.Connection) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after = 0
-        while rows := outbox.read_after(conn, after):
-            found.extend(r["payload"] for r in rows if r["app_id"] == app_id and r["notify_type"] in PROFILE_EVENTS)
-            after = rows[-1]["id"]
-        return found
 
-    return node.read(read)
+def profile_events(inbox: Inbox) -> dict[str, list[dict[str, Any]]]:
+    """What the app was pushed, per notifyType (one subscription each: no order between them), oldest first."""
+    pushed = inbox.settled()
+    return {t: found for t in PROFILE_EVENTS if (found := [p for p in pushed if p["notifyType"] == t])}
 
 
 def device_capabilities(app: App, **params: str) -> list[dict[str, Any]]:
@@ -213,78 +210,81 @@ def test_a_product_id_belongs_to_one_profile(node: PlatformThread) -> None:
     assert thief["model"] not in [p["model"] for p in list_profiles(node)]
 
 
-# ---------------------------------------------------------------------------------------------------- outbox
+# ---------------------------------------------------------------------------------------------------- pushes
 
 
 def test_import_and_delete_notify_the_apps_with_devices_of_the_model(
     node: PlatformThread, make_app: Callable[..., App]
 ) -> None:
     owner, bystander = make_app(), make_app()
+    owner_inbox, bystander_inbox = subscribed(owner), subscribed(bystander)
     profile = new_profile()
     owner.register(deviceInfo=device_info(profile))
     import_profile(node, profile)
     fields = {**key_of(profile), "appId": owner.app_id}
-    assert profile_events(node, owner.app_id) == [
-        {"notifyType": "deviceCapabilitiesAdded", **fields},
-        {"notifyType": "deviceModelAdded", **fields},
-    ]
-    assert profile_events(node, bystander.app_id) == []
+    added = {
+        "deviceCapabilitiesAdded": [{"notifyType": "deviceCapabilitiesAdded", **fields}],
+        "deviceModelAdded": [{"notifyType": "deviceModelAdded", **fields}],
+    }
+    assert profile_events(owner_inbox) == added
+    assert profile_events(bystander_inbox) == {}
 
     assert delete_profile(node, productId=profile["productId"]) == 204
-    assert profile_events(node, owner.app_id)[2:] == [
-        {"notifyType": "deviceCapabilitiesDeleted", **fields},
-        {"notifyType": "deviceModelDeleted", **fields},
-    ]
-    assert profile_events(node, bystander.app_id) == []
+    assert profile_events(owner_inbox) == {
+        **added,
+        "deviceCapabilitiesDeleted": [{"notifyType": "deviceCapabilitiesDeleted", **fields}],
+        "deviceModelDeleted": [{"notifyType": "deviceModelDeleted", **fields}],
+    }
+    assert profile_events(bystander_inbox) == {}
 
 
 def test_a_device_naming_the_product_id_makes_its_app_concerned(
     node: PlatformThread, make_app: Callable[..., App]
 ) -> None:
     owner, bystander = make_app(), make_app()
+    owner_inbox, bystander_inbox = subscribed(owner), subscribed(bystander)
     profile = new_profile()
     owner.register(productId=profile["productId"], deviceInfo={"model": "unrelated"})
     import_profile(node, profile)
-    assert [e["notifyType"] for e in profile_events(node, owner.app_id)] == [
-        "deviceCapabilitiesAdded",
-        "deviceModelAdded",
-    ]
-    assert profile_events(node, bystander.app_id) == []
+    assert set(profile_events(owner_inbox)) == {"deviceCapabilitiesAdded", "deviceModelAdded"}
+    assert profile_events(bystander_inbox) == {}
 
 
 def test_a_replacement_is_a_capabilities_change(node: PlatformThread, app: App) -> None:
+    inbox = subscribed(app)
     profile = new_profile()
     app.register(deviceInfo=device_info(profile))
     import_profile(node, profile)
     import_profile(node, profile)
-    assert [e["notifyType"] for e in profile_events(node, app.app_id)] == [
-        "deviceCapabilitiesAdded",
-        "deviceModelAdded",
-        "deviceCapabilitiesChanged",
-        "deviceModelAdded",
-    ]
+    pushed = profile_events(inbox)
+    assert {t: len(found) for t, found in pushed.items()} == {
+        "deviceCapabilitiesAdded": 1,
+        "deviceCapabilitiesChanged": 1,
+        "deviceModelAdded": 2,
+    }
 
 
 def test_a_model_no_app_has_yet_is_announced_to_every_app(node: PlatformThread, make_app: Callable[..., App]) -> None:
     apps = [make_app(), make_app()]
+    inboxes = [subscribed(app) for app in apps]
     profile = new_profile()
     import_profile(node, profile)
     assert delete_profile(node, productId=profile["productId"]) == 204
-    for app in apps:
-        assert [(e["notifyType"], e["appId"], e["model"]) for e in profile_events(node, app.app_id)] == [
-            ("deviceCapabilitiesAdded", app.app_id, profile["model"]),
-            ("deviceModelAdded", app.app_id, profile["model"]),
-            ("deviceCapabilitiesDeleted", app.app_id, profile["model"]),
-            ("deviceModelDeleted", app.app_id, profile["model"]),
-        ]
+    for app, inbox in zip(apps, inboxes, strict=True):
+        pushed = profile_events(inbox)
+        assert {t: [(e["appId"], e["model"]) for e in found] for t, found in pushed.items()} == {
+            t: [(app.app_id, profile["model"])]
+            for t in ("deviceCapabilitiesAdded", "deviceCapabilitiesDeleted", "deviceModelAdded", "deviceModelDeleted")
+        }
 
 
 def test_rejected_imports_write_no_event(node: PlatformThread, app: App) -> None:
+    inbox = subscribed(app)
     invalid = new_profile(services="none")
     with node.admin() as admin:
         assert_error(admin.post(PROFILES, json=invalid), 400, "50400")
     assert delete_profile(node, productId="no-such-product") == 404
-    assert profile_events(node, app.app_id) == []
+    assert profile_events(inbox) == {}
 
 
 # ---------------------------------------------------------------------------------------------------- §1.5.5

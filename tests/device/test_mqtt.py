@@ -10,10 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from iotdm.southbound.mqtt import codec
-from iotdm.store import outbox
 from tests.device.devices import (
     PahoDevice,
     RawClient,
@@ -24,6 +21,7 @@ from tests.device.devices import (
     mqtt_device,
 )
 from tests.harness import App, PlatformThread
+from tests.receiver import Inbox
 
 DEVICES = "/iocm/app/dm/v1.4.0/devices"
 HISTORY = "/iocm/app/data/v1.2.0/deviceDataHistory"
@@ -52,16 +50,14 @@ def history(app: App, device_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def events(node: PlatformThread, device_id: str) -> list[dict[str, Any]]:
-    def read(conn: sa.Connection) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after = 0
-        while rows := outbox.read_after(conn, after):
-            found.extend(row["payload"] for row in rows if row["device_id"] == device_id)
-            after = rows[-1]["id"]
-        return found
+def subscribed(app: App) -> Inbox:
+    """The app subscribed to the notifyTypes a device's connection and reports cause."""
+    return Inbox(app, "bindDevice", "deviceInfoChanged", "deviceDataChanged", "deviceDatasChanged")
 
-    return node.read(read)
+
+def events(inbox: Inbox, device_id: str) -> list[dict[str, Any]]:
+    """The device's pushes once everything so far is delivered; in order within each notifyType."""
+    return [p for p in inbox.settled() if p["deviceId"] == device_id]
 
 
 def connack(node: PlatformThread, client_id: str, username: str | None, password: str | bytes | None) -> int:
@@ -124,6 +120,7 @@ def test_unsupported_protocol_level(node: PlatformThread) -> None:
 
 
 def test_report_is_queryable_and_evented(node: PlatformThread, app: App) -> None:
+    inbox = subscribed(app)
     device_id, _, secret = mqtt_device(app)
     paho = PahoDevice(node, device_id, secret)
     try:
@@ -146,11 +143,11 @@ def test_report_is_queryable_and_evented(node: PlatformThread, app: App) -> None
         paho.report([{"serviceId": "Battery", "serviceData": {"charging": True}}])
         latest = {s["serviceId"]: s for s in device(app, device_id)["services"]}["Battery"]
         assert latest["data"] == {"batteryLevel": 75, "charging": True}
-        kinds = [e["notifyType"] for e in events(node, device_id)]
+        kinds = [e["notifyType"] for e in events(inbox, device_id)]
         assert kinds.count("bindDevice") == 1
         assert kinds.count("deviceDataChanged") == 3
         assert kinds.count("deviceDatasChanged") == 2
-        datas = next(e for e in events(node, device_id) if e["notifyType"] == "deviceDatasChanged")
+        datas = next(e for e in events(inbox, device_id) if e["notifyType"] == "deviceDatasChanged")
         assert [s["serviceId"] for s in datas["services"]] == ["Battery", "Temp"]
         assert datas["gatewayId"] == device_id and datas["requestId"]
     finally:
@@ -158,19 +155,20 @@ def test_report_is_queryable_and_evented(node: PlatformThread, app: App) -> None
 
 
 def test_first_connection_activates_and_disconnect_goes_offline(node: PlatformThread, app: App) -> None:
+    inbox = subscribed(app)
     device_id, _, secret = mqtt_device(app)
     assert device(app, device_id)["deviceInfo"]["status"] == "INACTIVE"
     paho = PahoDevice(node, device_id, secret)
     assert wait_until(lambda: device(app, device_id)["deviceInfo"]["status"] == "ONLINE")
     activation = app.http.get(f"/iocm/app/reg/v1.1.0/deviceCredentials/{device_id}").json()
     assert activation["activated"] is True
-    bind = [e for e in events(node, device_id) if e["notifyType"] == "bindDevice"]
+    bind = [e for e in events(inbox, device_id) if e["notifyType"] == "bindDevice"]
     assert [b["resultCode"] for b in bind] == ["succeeded"]
     paho.close()
     assert wait_until(lambda: device(app, device_id)["deviceInfo"]["status"] == "OFFLINE")
     second = PahoDevice(node, device_id, secret)
     second.close()
-    assert [e["resultCode"] for e in events(node, device_id) if e["notifyType"] == "bindDevice"] == ["succeeded"]
+    assert [e["resultCode"] for e in events(inbox, device_id) if e["notifyType"] == "bindDevice"] == ["succeeded"]
 
 
 def test_qos0_report_is_stored(node: PlatformThread, app: App) -> None:

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import desired_history
 from tests.device.devices import RawClient, command_topic, credentials, data_topic, mqtt_device
-from tests.device.test_mqtt import events, wait_until
+from tests.device.test_mqtt import wait_until
 from tests.harness import App, PlatformThread
+from tests.receiver import Inbox
 
 SHADOW = "/iocm/app/shadow/v1.5.0/devices"
 
@@ -47,11 +48,17 @@ def statuses(node: PlatformThread, device_id: str) -> list[str]:
     return node.read(read)
 
 
-def outcomes(node: PlatformThread, device_id: str) -> list[dict[str, Any]]:
-    return [e for e in events(node, device_id) if e["notifyType"] == "deviceDesiredPropertiesModifyStatusChanged"]
+def subscribed(app: App) -> Inbox:
+    return Inbox(app, "deviceDesiredPropertiesModifyStatusChanged")
+
+
+def outcomes(inbox: Inbox, device_id: str) -> list[dict[str, Any]]:
+    """The device's deviceDesiredPropertiesModifyStatusChanged pushes, once everything so far is delivered."""
+    return [p for p in inbox.settled() if p["deviceId"] == device_id]
 
 
 def test_online_device_gets_the_change_at_once(node: PlatformThread, app: App) -> None:
+    inbox = subscribed(app)
     device_id, _, secret = mqtt_device(app)
     client = listening(node, device_id, secret)
     try:
@@ -63,7 +70,7 @@ def test_online_device_gets_the_change_at_once(node: PlatformThread, app: App) -
         assert 1 <= message["mid"] <= 65535
         answer(client, device_id, message["mid"], 0)
         assert statuses(node, device_id) == ["DELIVERED"]
-        [outcome] = outcomes(node, device_id)
+        [outcome] = outcomes(inbox, device_id)
         assert outcome == {
             "notifyType": "deviceDesiredPropertiesModifyStatusChanged",
             "deviceId": device_id,
@@ -76,6 +83,7 @@ def test_online_device_gets_the_change_at_once(node: PlatformThread, app: App) -
 
 
 def test_refusal_marks_the_change_failed(node: PlatformThread, app: App) -> None:
+    inbox = subscribed(app)
     device_id, _, secret = mqtt_device(app)
     client = listening(node, device_id, secret)
     try:
@@ -83,9 +91,9 @@ def test_refusal_marks_the_change_failed(node: PlatformThread, app: App) -> None
         assert app.http.put(f"{SHADOW}/{device_id}", json=body).status_code == 200
         answer(client, device_id, desired_message(client)["mid"], 3)
         assert statuses(node, device_id) == ["FAILED"]
-        assert [o["status"] for o in outcomes(node, device_id)] == ["FAILED"]
+        assert [o["status"] for o in outcomes(inbox, device_id)] == ["FAILED"]
         answer(client, device_id, 999, 0)  # an answer nothing waits for changes nothing
-        assert len(outcomes(node, device_id)) == 1
+        assert len(outcomes(inbox, device_id)) == 1
     finally:
         client.close()
 

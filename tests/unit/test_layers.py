@@ -28,6 +28,7 @@ def _imports(package: str) -> list[tuple[str, str]]:
         ("store", ("iotdm.store", "iotdm.domain")),
         ("services", ("iotdm.services", "iotdm.store", "iotdm.domain", "iotdm.settings")),
         ("southbound", ("iotdm.southbound", "iotdm.domain", "iotdm.services.device_port")),
+        ("push", ("iotdm.push", "iotdm.services", "iotdm.store", "iotdm.domain", "iotdm.settings")),
     ],
 )
 def test_dependencies_point_inwards(package: str, allowed: tuple[str, ...]) -> None:

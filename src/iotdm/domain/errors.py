@@ -28,6 +28,12 @@ class E(Enum):
     APP_INPUT_INVALID = ErrorSpec("100216", 400, "The application input is invalid.", 1920)
     APP_NOT_AUTHORIZED = ErrorSpec("100217", 403, "The application hasn't been authorized.", 891)
     GATEWAY_AND_PAGE_NULL = ErrorSpec("100218", 400, "The gatewayId and pageNo cannot be both null.", 1921)
+    # §1.6.2's row for 100222 reads "Internal server error." (L2509); one code keeps one text, §1.6.1's.
+    CALLBACK_URL_ILLEGAL = ErrorSpec("100222", 400, "The request callbackurl is illegal.", 2443)
+    TOO_MANY_RESULTS = ErrorSpec("100224", 400, "The resource exceeds 1000, please refinement query conditions.", 2666)
+    RESOURCE_NOT_FOUND = ErrorSpec("100225", 404, "The resource is not found", 2730)
+    RESOURCE_CONFLICT = ErrorSpec("100227", 409, "The resource is conflicted.", 2447)
+    SUBSCRIPTION_INPUT_INVALID = ErrorSpec("100228", 400, "The application input is invalid.", 2510)
     DEVICE_NOT_FOUND = ErrorSpec("100403", 404, "The device is not existed.", 999)
     PARAMETER_INVALID = ErrorSpec("100405", 400, "The request parameter is invalid.", 1682)
     DEVICE_DATA_NOT_FOUND = ErrorSpec("100418", 404, "The deviceData is not existed.", 1000)

@@ -8,12 +8,13 @@ from starlette.responses import Response
 
 from iotdm import __version__
 from iotdm.domain.errors import PlatformError
+from iotdm.northbound.admin import dead_letters
 from iotdm.northbound.admin import routes as admin
 from iotdm.northbound.deps import authenticate_unless_done
 from iotdm.northbound.failsafe import AnswerUnexpected
 from iotdm.northbound.normalize import NormalizeRequest
 from iotdm.northbound.responses import error, json_body
-from iotdm.northbound.routes import auth, data, devices
+from iotdm.northbound.routes import auth, data, devices, subscriptions
 from iotdm.northbound.validation import rule_for
 from iotdm.services.container import Services
 
@@ -46,7 +47,7 @@ def create_app(services: Services, admin_token: str) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(AnswerUnexpected)
     app.add_middleware(NormalizeRequest)
-    for module in (auth, devices, data, admin):
+    for module in (auth, devices, data, subscriptions, admin, dead_letters):
         app.include_router(module.router)
 
     @app.get("/health", tags=["Operators"])

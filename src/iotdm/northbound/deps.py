@@ -43,7 +43,14 @@ async def authenticate(request: Request, app_key: str | None, authorization: str
     key = app_key or request.headers.get("x-app-key")
     target = await _services_of(request).apps.authenticate(key, bearer_token(authorization), app_id)
     request.state.target_app = target
+    request.state.caller_app = key
     return target
+
+
+async def caller_app(request: Request, _target: Annotated[str, Depends(target_app)]) -> str:
+    """The authenticated app itself, whichever app its ``appId`` parameter makes it act on."""
+    caller: str = request.state.caller_app
+    return caller
 
 
 async def authenticate_unless_done(request: Request, route: object) -> None:
@@ -59,4 +66,5 @@ async def authenticate_unless_done(request: Request, route: object) -> None:
 
 
 TargetApp = Annotated[str, Depends(target_app)]
+CallerApp = Annotated[str, Depends(caller_app)]
 Svc = Annotated[Services, Depends(services)]

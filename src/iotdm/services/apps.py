@@ -167,6 +167,13 @@ class AppService:
         await self._db.read(check_grant)
         return target_app_id
 
+    async def verify_token(self, app_id: str, access_token: str) -> None:
+        """The app's current accessToken (apps on the MQTT listener, DECISIONS S5), else PlatformError: 100203 for
+        an unknown app, 1010005 for a bad token. No flow control: a connection is not an API call."""
+        if await self._db.read(lambda conn: app_store.get(conn, app_id)) is None:
+            raise PlatformError(E.APP_NOT_EXISTED)
+        await self._verify(app_id, credentials.digest(access_token))
+
     async def _verify(self, app_id: str, token_hash: str) -> _VerifiedCaller:
         row = await self._db.read(lambda conn: app_store.get(conn, app_id))
         if (

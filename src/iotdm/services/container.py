@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from iotdm.services.apps import AppService
 from iotdm.services.credentials import Keyring
+from iotdm.services.dead_letters import DeadLetters
 from iotdm.services.device_access import DeviceAccess
 from iotdm.services.device_queries import DeviceQueries
 from iotdm.services.history import History
@@ -13,6 +14,7 @@ from iotdm.services.ingest import ReportWriter
 from iotdm.services.profiles import Profiles
 from iotdm.services.registry import Registry
 from iotdm.services.shadow import Shadow
+from iotdm.services.subscriptions import Subscriptions
 from iotdm.settings import Settings
 from iotdm.store.engine import Database
 
@@ -27,6 +29,8 @@ class Services:
     reports: ReportWriter
     devices: DeviceAccess
     profiles: Profiles
+    dead_letters: DeadLetters
+    subscriptions: Subscriptions
 
     @classmethod
     def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
@@ -41,4 +45,6 @@ class Services:
             reports=reports,
             devices=devices,
             profiles=Profiles(db),
+            dead_letters=DeadLetters(db),
+            subscriptions=Subscriptions(db),
         )

@@ -1,7 +1,8 @@
 """The one contract between device access (``southbound``) and the platform core.
 
-Southbound code calls a ``DeviceGateway`` and imports nothing else from ``services`` or ``store``: a transport
-never reads the database, and the core never touches a socket.
+Southbound code calls a ``DeviceGateway`` (and an ``AppGateway`` for applications that take their pushes over
+MQTT, DECISIONS S5) and imports nothing else from ``services`` or ``store``: a transport never reads the
+database, and the core never touches a socket.
 """
 
 from __future__ import annotations
@@ -73,4 +74,18 @@ class DeviceLink(Protocol):
 
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
         """Publish ``message`` on the device's command topic; False when it is not connected here."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppSession:
+    """An application connected to the MQTT listener to receive its pushes (DECISIONS S5)."""
+
+    app_id: str
+    client_id: str
+
+
+class AppGateway(Protocol):
+    async def authenticate_app(self, request: ConnectRequest) -> AppSession:
+        """The application behind a CONNECT (username appId, password a valid accessToken), or ConnectRefused."""
         ...

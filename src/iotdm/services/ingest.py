@@ -24,6 +24,7 @@ from iotdm.domain.times import format_time
 from iotdm.services.clock import now_ms, to_datetime
 from iotdm.services.device_port import DeviceSession
 from iotdm.store import reports
+from iotdm.store import subscriptions as subscription_store
 from iotdm.store.engine import Database
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # requestIds of deviceDatasChanged: unique per node start and cheap (uuid4 per report showed in profiles).
 _REQUEST_PREFIX = f"{uuid.uuid4().hex[:12]}-"
 _request_numbers = itertools.count(1)
+_DATA_CHANGED = notifications.NotifyType.DEVICE_DATA_CHANGED.value
+_DATAS_CHANGED = notifications.NotifyType.DEVICE_DATAS_CHANGED.value
 
 
 @dataclass(slots=True)
@@ -73,6 +76,9 @@ class ReportWriter:
 
 def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
     latest = reports.latest(conn, list({p.device.device_id for p in batch}))
+    # Two events per report would double what a batch writes; only those someone subscribed to are (read in the
+    # batch's transaction, so a subscription committed before it is never missed).
+    listened = subscription_store.listened_to(conn, list({p.device.app_id for p in batch}))
     history: list[tuple[Any, ...]] = []
     fresh: dict[tuple[str, str], _Latest] = {}  # service rows first seen in this batch
     changed: dict[tuple[str, str], _Latest] = {}
@@ -90,12 +96,14 @@ def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
             service_type = device.service_types.get(service.service_id, service.service_id)
             _merge_latest(key, service_type, service.data, at, latest, fresh, changed)
             pushed.append(notifications.service_data(service.service_id, service_type, service.data, _time(at)))
-        for item in pushed:
-            payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
+        if (device.app_id, _DATA_CHANGED) in listened:
+            for item in pushed:
+                payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
+                events.append(_event(device, payload, pending.received_at))
+        if (device.app_id, _DATAS_CHANGED) in listened:
+            request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):x}"
+            payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
             events.append(_event(device, payload, pending.received_at))
-        request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):x}"
-        payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
-        events.append(_event(device, payload, pending.received_at))
     reports.write(
         conn,
         history,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +20,3 @@ def append(conn: sa.Connection, app_id: str, payload: dict[str, Any], now: int) 
         )
     )
 
-
-def read_after(conn: sa.Connection, after_id: int, limit: int = 1000) -> Sequence[sa.RowMapping]:
-    result = conn.execute(outbox.select().where(outbox.c.id > after_id).order_by(outbox.c.id).limit(limit))
-    return result.mappings().all()

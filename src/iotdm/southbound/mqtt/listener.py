@@ -1,5 +1,6 @@
-"""The device MQTT listener: accepts connections (TLS by default), keeps one session per device, and reaches
-connected devices for the platform (``DeviceLink``)."""
+"""The MQTT listener: accepts connections (TLS by default), keeps one session per device, and reaches connected
+devices for the platform (``DeviceLink``); applications that take their pushes over MQTT connect here too
+(DECISIONS S5), one session per (app, clientId)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from iotdm.domain.reports import InvalidReport
-from iotdm.services.device_port import DeviceGateway, DeviceSession
+from iotdm.services.device_port import AppGateway, DeviceGateway, DeviceSession
 from iotdm.southbound.codecs import Codec
 from iotdm.southbound.mqtt.session import Session, SessionContext
 
@@ -24,6 +25,7 @@ class MqttListener:
     def __init__(
         self,
         gateway: DeviceGateway,
+        apps: AppGateway,
         *,
         codecs: Mapping[str, Codec],
         max_packet_size: int,
@@ -33,6 +35,7 @@ class MqttListener:
         self._gateway = gateway
         self._context = SessionContext(
             gateway=gateway,
+            apps=apps,
             codecs=codecs,
             claim=self._claim,
             ended=self._ended,
@@ -44,6 +47,7 @@ class MqttListener:
         self._sweeper: asyncio.Task[None] | None = None
         self._live: set[Session] = set()  # every open connection, for the sweep
         self._sessions: dict[str, Session] = {}  # deviceId -> its current session
+        self._app_clients: dict[str, dict[str, Session]] = {}  # appId -> clientId -> its current session
         self._goodbyes: set[asyncio.Task[None]] = set()  # devices being marked offline
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> int:
@@ -80,21 +84,47 @@ class MqttListener:
             return False
         return True
 
+    def client_ids(self, app_id: str) -> list[str]:
+        """The clientIds of ``app_id``'s connections to this node (``clientIds`` of §1.6.1)."""
+        return sorted(self._app_clients.get(app_id, {}))
+
+    async def push(self, app_id: str, body: bytes) -> None:
+        """Publish a push to every client of ``app_id`` that listens on its notifications topic; done once one of
+        them acknowledged it. Raises ConnectionError when none did."""
+        listening = [s for s in self._app_clients.get(app_id, {}).values() if s.app_listens]
+        if not listening:
+            raise ConnectionError(f"no MQTT client of app {app_id} listens on this node")
+        outcomes = await asyncio.gather(*(s.push(body) for s in listening), return_exceptions=True)
+        if all(isinstance(outcome, BaseException) for outcome in outcomes):
+            raise ConnectionError(f"no MQTT client of app {app_id} acknowledged the push: {outcomes[0]}")
+
     def _session(self) -> Session:
         session = Session(self._context)
         self._live.add(session)
         return session
 
     def _claim(self, session: Session) -> None:
-        """``session`` is now the device's one session; an older one is closed (DECISIONS M2)."""
-        assert session.device is not None
-        older = self._sessions.get(session.device.device_id)
-        self._sessions[session.device.device_id] = session
+        """``session`` is now the device's (the app client's) one session; an older one is closed (M2)."""
+        if session.app is not None:
+            clients = self._app_clients.setdefault(session.app.app_id, {})
+            older = clients.get(session.app.client_id)
+            clients[session.app.client_id] = session
+        else:
+            assert session.device is not None
+            older = self._sessions.get(session.device.device_id)
+            self._sessions[session.device.device_id] = session
         if older is not None and older is not session:
             older.close()
 
     def _ended(self, session: Session) -> None:
         self._live.discard(session)
+        app = session.app
+        if app is not None:
+            clients = self._app_clients.get(app.app_id, {})
+            if clients.get(app.client_id) is session:
+                del clients[app.client_id]
+                if not clients:
+                    del self._app_clients[app.app_id]
         device = session.device
         if device is not None and self._sessions.get(device.device_id) is session:
             del self._sessions[device.device_id]

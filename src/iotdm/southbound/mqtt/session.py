@@ -20,9 +20,16 @@ from typing import Any, cast
 
 import orjson
 
-from iotdm.domain.device_auth import CONNACK_BAD_PROTOCOL
+from iotdm.domain.device_auth import CONNACK_BAD_PROTOCOL, parse_client_id
 from iotdm.domain.reports import InvalidReport, parse_answer, parse_message, parse_report
-from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceGateway, DeviceSession
+from iotdm.services.device_port import (
+    AppGateway,
+    AppSession,
+    ConnectRefused,
+    ConnectRequest,
+    DeviceGateway,
+    DeviceSession,
+)
 from iotdm.southbound.codecs import Codec
 from iotdm.southbound.mqtt import codec, topics
 
@@ -40,8 +47,9 @@ class SessionContext:
     """What every session of a listener shares (one reference per session instead of one per field)."""
 
     gateway: DeviceGateway
+    apps: AppGateway
     codecs: Mapping[str, Codec]
-    claim: Callable[[Session], None]  # the session now speaks for its device
+    claim: Callable[[Session], None]  # the session now speaks for its device (or app client)
     ended: Callable[[Session], None]  # the connection is gone and the session's work is done
     max_packet_size: int
     connect_timeout: float
@@ -50,6 +58,7 @@ class SessionContext:
 
 class Session(asyncio.Protocol):
     __slots__ = (
+        "_acks",
         "_binary_commands",
         "_ctx",
         "_decoder",
@@ -61,6 +70,8 @@ class Session(asyncio.Protocol):
         "_transport",
         "_worker",
         "_write_paused_at",
+        "app",
+        "app_listens",
         "device",
         "heard_at",
         "invalid_reports",
@@ -79,6 +90,10 @@ class Session(asyncio.Protocol):
         self._binary_commands = False  # the device listens on command/binary: send it bytes through its codec
         self._last_packet_id = 0
         self.device: DeviceSession | None = None
+        # An application taking its pushes (DECISIONS S5) instead of a device; PUBLISHes it has not acknowledged.
+        self.app: AppSession | None = None
+        self.app_listens = False
+        self._acks: dict[int, asyncio.Future[None]] = {}
         self.heard_at = asyncio.get_running_loop().time()
         self.invalid_reports = 0
 
@@ -120,6 +135,9 @@ class Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        for waiting in self._acks.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionError("the connection is gone"))
         if self._worker is None:
             self._ctx.ended(self)
 
@@ -127,7 +145,7 @@ class Session(asyncio.Protocol):
 
     def expire(self, now: float) -> None:
         """Close the connection if it outlived its limits."""
-        if self.device is None:
+        if self.device is None and self.app is None:
             limit: float | None = self._ctx.connect_timeout
         else:
             limit = self._keep_alive  # §3.1.2-24: nothing heard for 1.5 keep-alive periods: the client is gone
@@ -144,14 +162,31 @@ class Session(asyncio.Protocol):
         """Publish a platform message to the device, QoS 1: through its codec on command/binary when it listens
         there, else as JSON on command/json."""
         assert self.device is not None
-        self._last_packet_id = self._last_packet_id % 0xFFFF + 1
         if self._binary_commands:
             topic, payload = topics.command_topic(self.device.topic_id, "binary"), self._codec().encode(message)
         else:
             topic, payload = topics.command_topic(self.device.topic_id), orjson.dumps(message)
+        self._publish(topic, payload)
+
+    async def push(self, body: bytes) -> None:
+        """Publish a push to the application, QoS 1, and return once it acknowledged it (the dispatcher bounds
+        the wait)."""
+        assert self.app is not None
+        if not self.app_listens:
+            raise ConnectionError("the client does not listen on its notifications topic")
+        packet_id = self._publish(topics.app_topic(self.app.app_id), body)
+        self._acks[packet_id] = acked = asyncio.get_running_loop().create_future()
+        try:
+            await acked
+        finally:
+            self._acks.pop(packet_id, None)
+
+    def _publish(self, topic: str, payload: bytes) -> int:
         if self._write_paused_at is not None:
-            raise ConnectionError("the device does not read what is sent to it")
+            raise ConnectionError("the client does not read what is sent to it")
+        self._last_packet_id = self._last_packet_id % 0xFFFF + 1
         self._write(codec.encode(codec.Publish(topic, payload, qos=1, packet_id=self._last_packet_id)))
+        return self._last_packet_id
 
     # The worker ----------------------------------------------------------------------------------------------
 
@@ -174,12 +209,16 @@ class Session(asyncio.Protocol):
 
     async def _handle_batch(self, batch: list[codec.Packet]) -> None:
         start = 0
-        if self.device is None:
+        if self.device is None and self.app is None:
             first = batch[0]
             if not isinstance(first, codec.Connect):
                 raise Closed  # §3.1.0-1: the first packet must be CONNECT
             await self._connect(first)
             start = 1
+        if self.app is not None:
+            for packet in batch[start:]:
+                await self._handle(packet)
+            return
         assert self.device is not None
         own_topics = topics.data_topics(self.device.topic_id)
         # The reports of a batch go to the writer at once, and their PUBACKs leave in one write, in order, once
@@ -211,7 +250,11 @@ class Session(asyncio.Protocol):
     async def _connect(self, packet: codec.Connect) -> None:
         request = ConnectRequest(packet.client_id, packet.username, packet.password)
         try:
-            self.device = await self._ctx.gateway.authenticate(request)
+            # A clientId not laid out as M1's is an application's (DECISIONS S5).
+            if parse_client_id(packet.client_id) is None:
+                self.app = await self._ctx.apps.authenticate_app(request)
+            else:
+                self.device = await self._ctx.gateway.authenticate(request)
         except ConnectRefused as refused:
             log.info("refusing %s (%s): %s", packet.client_id, self._peer(), refused)
             self._send(codec.ConnAck(return_code=refused.return_code))
@@ -221,24 +264,41 @@ class Session(asyncio.Protocol):
         self._keep_alive = packet.keep_alive * 1.5 if packet.keep_alive else None
         self._ctx.claim(self)
         self._send(codec.ConnAck(return_code=0))
-        await self._ctx.gateway.connected(self.device)
+        if self.device is not None:
+            await self._ctx.gateway.connected(self.device)
 
     async def _handle(self, packet: codec.Packet) -> None:
         match packet:
             case codec.Subscribe():
                 await self._subscribe(packet)
             case codec.Unsubscribe():
+                if self.app is not None and topics.app_topic(self.app.app_id) in packet.topic_filters:
+                    self.app_listens = False
                 self._send(codec.UnsubAck(packet.packet_id))
             case codec.PingReq():
                 self._send(codec.PingResp())
             case codec.Disconnect():
                 raise Closed
             case codec.PubAck():
-                pass  # acknowledgements of platform messages come with command delivery
+                # An application's acknowledgement settles its push; a device's answer comes as deviceRsp.
+                acked = self._acks.get(packet.packet_id)
+                if acked is not None and not acked.done():
+                    acked.set_result(None)
+            case codec.Publish() if self.app is not None:
+                log.warning("app %s published on %s: applications only receive, dropped", self.app.app_id, packet.topic)
             case _:
                 raise Closed  # CONNECT twice (§3.1.0-2), or a packet only a server sends
 
     async def _subscribe(self, packet: codec.Subscribe) -> None:
+        if self.app is not None:
+            own = topics.app_topic(self.app.app_id)
+            self._send(
+                codec.SubAck(
+                    packet.packet_id, tuple(min(q, 1) if t == own else SUBACK_FAILURE for t, q in packet.subscriptions)
+                )
+            )
+            self.app_listens = self.app_listens or any(t == own for t, _ in packet.subscriptions)
+            return
         assert self.device is not None
         allowed = topics.command_topics(self.device.topic_id)
         # QoS 2 is granted as 1 (DECISIONS M2); anything but the device's own command topics is refused.

@@ -1,4 +1,5 @@
-"""The device topics of chapter 8 (L25081, L25090) and the ACL of DECISIONS M2: a device only ever uses its own."""
+"""The topics of chapter 8 (L25081, L25090), the ACL of DECISIONS M2 (a device only ever uses its own), and the
+one topic of an application that takes its pushes over MQTT (DECISIONS S5)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def codec_mode(topic: str) -> str:
 
 def command_topic(topic_id: str, mode: str = "json") -> str:
     return f"{_PREFIX}{topic_id}/command/{mode}"
+
+
+def app_topic(app_id: str) -> str:
+    """Where an application connected over MQTT receives its pushes (DECISIONS S5; docs/device-protocol.md)."""
+    return f"/huawei/v1/apps/{app_id}/notifications"

@@ -1,0 +1,140 @@
+"""Pushes over MQTT (DECISIONS S5): an application subscribed with ``channel: MQTT`` connects to the MQTT
+listener with its appId and accessToken and receives the pushes on its notifications topic."""
+
+from __future__ import annotations
+
+import json
+import queue
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import sqlalchemy as sa
+
+from iotdm.southbound.mqtt import codec
+from iotdm.store.schema import pushes
+from tests.device.devices import RawClient
+from tests.device.test_mqtt import wait_until
+from tests.harness import App, PlatformThread, unique_node_id
+
+SUBSCRIPTIONS = "/iocm/app/sub/v1.2.0/subscriptions"
+
+
+def app_topic(app_id: str) -> str:
+    return f"/huawei/v1/apps/{app_id}/notifications"
+
+
+@contextmanager
+def app_client(node: PlatformThread, app: App, client_id: str) -> Iterator[queue.Queue[dict[str, Any]]]:
+    """A paho client logged in as ``app``, listening on its notifications topic; yields what it receives."""
+    assert node.platform is not None
+    received: queue.Queue[dict[str, Any]] = queue.Queue()
+    subscribed = queue.Queue[int]()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.username_pw_set(app.app_id, app.token)
+    client.on_message = lambda _c, _u, message: received.put(json.loads(message.payload))
+    client.on_subscribe = lambda _c, _u, _mid, codes, _p: subscribed.put(codes[0].value)
+    client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(app_topic(app.app_id), qos=1)
+    client.connect("127.0.0.1", node.platform.mqtt_port)
+    client.loop_start()
+    try:
+        assert subscribed.get(timeout=10) == 1
+        yield received
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def subscribe(app: App, notify_type: str, params: dict[str, str] | None = None, **body: str) -> dict[str, Any]:
+    r = app.http.post(
+        SUBSCRIPTIONS,
+        params=params,
+        json={"notifyType": notify_type, "callbackUrl": "http://127.0.0.1:9/x", "channel": "MQTT", **body},
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_pushes_arrive_over_mqtt_and_client_ids_are_listed(node: PlatformThread, app: App) -> None:
+    assert subscribe(app, "deviceDeleted")["clientIds"] == []
+    client_id = f"na-{uuid.uuid4().hex[:8]}"
+    with app_client(node, app, client_id) as received:
+        assert subscribe(app, "deviceAdded")["clientIds"] == [client_id]
+        node_id = unique_node_id()
+        device_id = app.register(node_id)["deviceId"]
+        pushed = received.get(timeout=10)
+        assert pushed["notifyType"] == "deviceAdded"
+        assert pushed["deviceId"] == device_id
+        assert pushed["gatewayId"] == device_id
+        assert pushed["deviceInfo"]["nodeId"] == node_id
+        assert app.http.delete(f"/iocm/app/dm/v1.4.0/devices/{device_id}").status_code == 204
+        assert received.get(timeout=10) == {
+            "notifyType": "deviceDeleted",
+            "deviceId": device_id,
+            "gatewayId": device_id,
+        }
+
+
+def test_a_push_waits_for_the_app_to_connect(node: PlatformThread, app: App) -> None:
+    """At least once: with no client connected the push is retried, and arrives once the app connects."""
+    subscription_id = subscribe(app, "deviceAdded")["subscriptionId"]
+    device_id = app.register()["deviceId"]
+
+    def failed_attempts() -> int:
+        found = node.read(
+            lambda conn: conn.execute(
+                sa.select(sa.func.max(pushes.c.attempts)).where(pushes.c.subscription_id == subscription_id)
+            ).scalar()
+        )
+        return int(found or 0)
+
+    assert wait_until(lambda: failed_attempts() >= 1, 10)
+    with app_client(node, app, f"late-{uuid.uuid4().hex[:8]}") as received:
+        pushed = received.get(timeout=20)
+    assert (pushed["notifyType"], pushed["deviceId"]) == ("deviceAdded", device_id)
+
+
+def test_app_credentials_and_topic_acl(node: PlatformThread, app: App, make_app: Any) -> None:
+    other = make_app()
+    raw = RawClient(node)
+    try:
+        assert raw.connect("na-raw", app.app_id, "not-the-token") == 4  # bad username or password
+    finally:
+        raw.close()
+    raw = RawClient(node)
+    try:
+        assert raw.connect("na-raw", f"no-such-app-{uuid.uuid4().hex}", app.token) == 2  # neither device nor app
+    finally:
+        raw.close()
+    raw = RawClient(node)
+    try:
+        assert raw.connect("na-raw", app.app_id, app.token) == 0
+        raw.send(codec.Subscribe(1, ((app_topic(other.app_id), 1), (app_topic(app.app_id), 1))))
+        answer = raw.receive()
+        assert isinstance(answer, codec.SubAck)
+        assert answer.return_codes == (0x80, 1)
+    finally:
+        raw.close()
+
+
+def test_client_ids_are_those_of_the_receiving_app(node: PlatformThread, app: App, make_app: Any) -> None:
+    """On behalf of an authorizing app, ownerFlag says whose callback, and so whose MQTT clients, it is (D7)."""
+    owner = make_app()
+    with node.admin() as admin:
+        r = admin.post(f"/admin/apps/{owner.app_id}/authorizations", json={"to": app.app_id})
+        assert r.status_code == 204, r.text
+    with ExitStack() as clients:
+        for client_id in ("partner-2", "partner-1"):
+            clients.enter_context(app_client(node, app, f"{client_id}-{app.app_id}"))
+        clients.enter_context(app_client(node, owner, f"owner-1-{owner.app_id}"))
+        partners = [f"partner-1-{app.app_id}", f"partner-2-{app.app_id}"]
+        assert subscribe(app, "deviceAdded")["clientIds"] == partners
+        assert subscribe(app, "deviceAdded", channel="HTTP")["clientIds"] is None
+        on_behalf = {"appId": owner.app_id}
+        owners = [f"owner-1-{owner.app_id}"]
+        assert subscribe(app, "bindDevice", params={"ownerFlag": "false"}, **on_behalf)["clientIds"] == owners
+        assert subscribe(app, "deviceDeleted", **on_behalf)["clientIds"] == owners  # absent = false
+        assert subscribe(app, "deviceInfoChanged", params={"ownerFlag": "true"}, **on_behalf)["clientIds"] == partners
