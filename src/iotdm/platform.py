@@ -125,9 +125,7 @@ class Platform:
         )
         services.devices.attach(self._mqtt)
         services.subscriptions.attach_clients(self._mqtt.client_ids)
-        self._push_http = HttpChannel(
-            timeout=s.push_timeout, verify_tls=s.push_verify_tls, connections=s.push_concurrency
-        )
+        self._push_http = HttpChannel(verify_tls=s.push_verify_tls, connections=s.push_concurrency)
         self._push = Dispatcher(
             self._db,
             {"HTTP": self._push_http, "MQTT": MqttChannel(self._mqtt.push)},

@@ -88,7 +88,7 @@ def test_a_callback_not_listening_is_dead_lettered(
     device_id = app.register()["deviceId"]
     [letter] = dead_letters(node, app, 1)
     assert letter["attempts"] >= 2
-    assert letter["lastError"].startswith("ConnectError")
+    assert letter["lastError"].startswith("connection failed")
     assert (letter["deviceId"], letter["payload"]["deviceId"], letter["callbackUrl"]) == (device_id, device_id, url)
 
 
