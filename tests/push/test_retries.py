@@ -76,6 +76,12 @@ def test_a_callback_answering_500_is_retried_with_backoff_then_dead_lettered(
     [delivered] = inbox.wait(1)
     assert delivered["deviceInfo"]["name"] == "B"
 
+    # An operator replays the dead letter: it is delivered, and is a dead letter no more.
+    with node.admin() as admin:
+        assert admin.post(f"{DEAD_LETTERS}/{letter['id']}/replay").status_code == 204
+        assert [pushed["deviceInfo"]["name"] for pushed in inbox.wait(2)] == ["B", "A"]
+        assert admin.get(DEAD_LETTERS, params={"appId": app.app_id}).json()["deadLetters"] == []
+
 
 def test_a_callback_not_listening_is_dead_lettered(
     start_node: Callable[..., PlatformThread], app_on: Callable[[PlatformThread], App]
