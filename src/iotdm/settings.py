@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     )
     push_timeout: float = Field(10, gt=0, description="Seconds a callback has to answer a push (S3).")
     push_verify_tls: bool = Field(True, description="Check the certificates of HTTPS callbacks (S3).")
-    push_concurrency: int = Field(200, ge=1, description="Pushes in flight at once on one node.")
+    push_concurrency: int = Field(512, ge=1, description="Pushes in flight at once on one node.")
     push_subscription_concurrency: int = Field(
-        20, ge=1, description="Pushes in flight at once per subscription, so a slow callback holds only its own."
+        64, ge=1, description="Pushes in flight at once per subscription, so a slow callback holds only its own."
     )
 
     def resolved_database_url(self) -> str:

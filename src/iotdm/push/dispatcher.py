@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # A lease outlives the longest delivery by this much, so only a node that died (or hung) loses its pushes.
 _LEASE_MARGIN = 30.0
+# How long a freed slot waits for others before the loop claims (seconds).
+_GATHER = 0.002
 # On stop, deliveries under way get this long to finish before they are abandoned (and delivered again later).
 _STOP_GRACE = 1.0
 
@@ -93,6 +95,9 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._interval):
                         await self._wake.wait()
+                    # Woken by a freed slot: let the deliveries finishing about now free theirs too, so that one
+                    # claim serves them all instead of a transaction each.
+                    await asyncio.sleep(_GATHER)
 
     async def _claim(self) -> bool:
         """Lease due heads for the free slots and start delivering them; True when more should be tried now."""
@@ -144,7 +149,8 @@ class Dispatcher:
                 self._in_flight[subscription] = left
             else:
                 del self._in_flight[subscription]
-            if self._waiting:
+            # A slot freed up for pushes left waiting, or for a subscription that claims had to leave out.
+            if self._waiting or left == self._per_subscription - 1:
                 self._wake.set()
 
     async def _send(self, push: Push) -> str | None:

@@ -19,4 +19,3 @@ def append(conn: sa.Connection, app_id: str, payload: dict[str, Any], now: int) 
             created_at=now,
         )
     )
-
