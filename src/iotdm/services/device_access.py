@@ -133,8 +133,8 @@ class DeviceAccess:
 
         await self._db.write(offline)
 
-    def report(self, device: DeviceSession, services: list[ServiceData]) -> asyncio.Future[None]:
-        return self._writer.submit(device, services)
+    def report(self, device: DeviceSession, reports: list[list[ServiceData]]) -> asyncio.Future[None]:
+        return self._writer.submit(device, reports)
 
     async def deliver_shadow(self, device_id: str) -> None:
         """Send the device its undelivered desired changes, if it is connected to this node (DECISIONS D4)."""

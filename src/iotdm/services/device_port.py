@@ -60,8 +60,9 @@ class DeviceGateway(Protocol):
         """The device's last session ended (OFFLINE)."""
         ...
 
-    def report(self, device: DeviceSession, services: list[ServiceData]) -> Awaitable[None]:
-        """Queue a report for storage; the answer completes once it is committed (and raises if it was not)."""
+    def report(self, device: DeviceSession, reports: list[list[ServiceData]]) -> Awaitable[None]:
+        """Queue reports (each a list of services) for storage; the answer completes once they are committed (and
+        raises if they were not)."""
         ...
 
     async def answer(self, device: DeviceSession, mid: int, errcode: int, body: Any) -> None:

@@ -11,7 +11,7 @@ import functools
 import itertools
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -39,7 +39,7 @@ _DATAS_CHANGED = notifications.NotifyType.DEVICE_DATAS_CHANGED.value
 @dataclass(slots=True)
 class _Pending:
     device: DeviceSession
-    services: list[ServiceData]
+    reports: list[list[ServiceData]]  # each report's services
     received_at: int
     done: asyncio.Future[None]
 
@@ -50,10 +50,11 @@ class ReportWriter:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
 
-    def submit(self, device: DeviceSession, services: list[ServiceData]) -> asyncio.Future[None]:
-        """Queue a report; the future completes when it is committed (or fails with its batch)."""
+    def submit(self, device: DeviceSession, reports: list[list[ServiceData]]) -> asyncio.Future[None]:
+        """Queue a device's reports (those one read brought); the future completes when they are committed (or
+        fails with their batch)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(device, services, now_ms(), done))
+        self._queue.put_nowait(_Pending(device, reports, now_ms(), done))
         return done
 
     async def run(self) -> None:
@@ -75,42 +76,67 @@ class ReportWriter:
 
 
 def _write(conn: sa.Connection, batch: list[_Pending]) -> None:
-    latest = reports.latest(conn, list({p.device.device_id for p in batch}))
     # Two events per report would double what a batch writes; only those someone subscribed to are (read in the
     # batch's transaction, so a subscription committed before it is never missed).
-    listened = subscription_store.listened_to(conn, list({p.device.app_id for p in batch}))
-    history: list[tuple[Any, ...]] = []
-    fresh: dict[tuple[str, str], _Latest] = {}  # service rows first seen in this batch
-    changed: dict[tuple[str, str], _Latest] = {}
-    events: list[tuple[Any, ...]] = []
+    rows = _BatchRows(
+        latest=reports.latest(conn, list({p.device.device_id for p in batch})),
+        listened=subscription_store.listened_to(conn, list({p.device.app_id for p in batch})),
+    )
     for pending in batch:
-        device = pending.device
-        pushed = []
-        for service in pending.services:
-            at = pending.received_at if service.event_time is None else service.event_time
-            history.append(
-                (device.device_id, device.gateway_id, device.app_id, service.service_id, _dumps(service.data), at)
-            )
-            key = (device.device_id, service.service_id)
-            # Without a product model the service's type is not known; its id stands in (docs/decisions.md).
-            service_type = device.service_types.get(service.service_id, service.service_id)
-            _merge_latest(key, service_type, service.data, at, latest, fresh, changed)
-            pushed.append(notifications.service_data(service.service_id, service_type, service.data, _time(at)))
-        if (device.app_id, _DATA_CHANGED) in listened:
-            for item in pushed:
-                payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
-                events.append(_event(device, payload, pending.received_at))
-        if (device.app_id, _DATAS_CHANGED) in listened:
-            request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):x}"
-            payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
-            events.append(_event(device, payload, pending.received_at))
+        for services in pending.reports:
+            rows.add(pending.device, services, pending.received_at)
     reports.write(
         conn,
-        history,
-        [row.as_tuple(key) for key, row in fresh.items()],
-        [row.as_tuple(key) for key, row in changed.items()],
-        events,
+        rows.history,
+        [row.as_tuple(key) for key, row in rows.fresh.items()],
+        [row.as_tuple(key) for key, row in rows.changed.items()],
+        rows.events,
     )
+
+
+@dataclass
+class _BatchRows:
+    """What a batch of reports writes: history rows, the services' latest data, the events listened to."""
+
+    latest: dict[tuple[str, str], sa.RowMapping]
+    listened: set[tuple[str, str]]
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+    fresh: dict[tuple[str, str], _Latest] = field(default_factory=dict)  # service rows first seen in this batch
+    changed: dict[tuple[str, str], _Latest] = field(default_factory=dict)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def add(self, device: DeviceSession, services: list[ServiceData], received_at: int) -> None:
+        pushed = []
+        for service in services:
+            at = received_at if service.event_time is None else service.event_time
+            self.history.append(
+                (device.device_id, device.gateway_id, device.app_id, service.service_id, _dumps(service.data), at)
+            )
+            # Without a product model the service's type is not known; its id stands in (docs/decisions.md).
+            service_type = device.service_types.get(service.service_id, service.service_id)
+            self._merge_latest((device.device_id, service.service_id), service_type, service.data, at)
+            pushed.append(notifications.service_data(service.service_id, service_type, service.data, _time(at)))
+        if (device.app_id, _DATA_CHANGED) in self.listened:
+            for item in pushed:
+                payload = notifications.device_data_changed(device.device_id, device.gateway_id, item)
+                self.events.append(_event(device, payload, received_at))
+        if (device.app_id, _DATAS_CHANGED) in self.listened:
+            request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):x}"
+            payload = notifications.device_datas_changed(request_id, device.device_id, device.gateway_id, pushed)
+            self.events.append(_event(device, payload, received_at))
+
+    def _merge_latest(self, key: tuple[str, str], service_type: str, data: dict[str, Any], at: int) -> None:
+        """The service's latest properties: a report updates the properties it carries and keeps the others."""
+        row = self.fresh.get(key) or self.changed.get(key)
+        if row is None:
+            stored = self.latest.get(key)
+            if stored is None:
+                row = self.fresh[key] = _Latest(service_type, {}, None)
+            else:
+                row = self.changed[key] = _Latest(service_type, dict(stored["data"] or {}), stored["event_time"])
+        row.service_type = service_type
+        row.data = {**row.data, **data}
+        row.event_time = at if row.event_time is None else max(row.event_time, at)
 
 
 @dataclass(slots=True)
@@ -123,28 +149,6 @@ class _Latest:
 
     def as_tuple(self, key: tuple[str, str]) -> tuple[Any, ...]:
         return (*key, self.service_type, _dumps(self.data), self.event_time)  # reports.SERVICE_COLUMNS
-
-
-def _merge_latest(
-    key: tuple[str, str],
-    service_type: str,
-    data: dict[str, Any],
-    at: int,
-    latest: dict[tuple[str, str], Any],
-    fresh: dict[tuple[str, str], _Latest],
-    changed: dict[tuple[str, str], _Latest],
-) -> None:
-    """The service's latest properties: a report updates the properties it carries and keeps the others."""
-    row = fresh.get(key) or changed.get(key)
-    if row is None:
-        stored = latest.get(key)
-        if stored is None:
-            row = fresh[key] = _Latest(service_type, {}, None)
-        else:
-            row = changed[key] = _Latest(service_type, dict(stored["data"] or {}), stored["event_time"])
-    row.service_type = service_type
-    row.data = {**row.data, **data}
-    row.event_time = at if row.event_time is None else max(row.event_time, at)
 
 
 def _event(device: DeviceSession, payload: dict[str, Any], now: int) -> tuple[Any, ...]:

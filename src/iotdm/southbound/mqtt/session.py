@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
 
 from iotdm.domain.device_auth import CONNACK_BAD_PROTOCOL, parse_client_id
-from iotdm.domain.reports import InvalidReport, parse_answer, parse_message, parse_report
+from iotdm.domain.reports import InvalidReport, ServiceData, parse_answer, parse_message, parse_report
 from iotdm.services.device_port import (
     AppGateway,
     AppSession,
@@ -54,6 +54,21 @@ class SessionContext:
     max_packet_size: int
     connect_timeout: float
     write_timeout: float
+
+
+@dataclass(slots=True)
+class _Accepted:
+    """PUBLISHes of a batch taken but not acknowledged yet: the reports to store, the answers being handled, and
+    the packet ids to PUBACK once both are done."""
+
+    reports: list[list[ServiceData]] = field(default_factory=list)
+    waits: list[Awaitable[None]] = field(default_factory=list)
+    packet_ids: list[int] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.reports.clear()
+        self.waits.clear()
+        self.packet_ids.clear()
 
 
 class Session(asyncio.Protocol):
@@ -221,29 +236,31 @@ class Session(asyncio.Protocol):
             return
         assert self.device is not None
         own_topics = topics.data_topics(self.device.topic_id)
-        # The reports of a batch go to the writer at once, and their PUBACKs leave in one write, in order, once
+        # The reports of a batch go to the writer together, and their PUBACKs leave in one write, in order, once
         # all of them are committed.
-        stored: list[tuple[int | None, Awaitable[None] | None]] = []
+        accepted = _Accepted()
         for packet in batch[start:]:
             if not isinstance(packet, codec.Publish):
-                await self._acknowledge(stored)
+                await self._acknowledge(accepted)
                 await self._handle(packet)
             elif packet.topic not in own_topics:
                 log.warning("%s published on %s, not its own topic: dropped", self.device.device_id, packet.topic)
             else:
-                stored.append((packet.packet_id, self._accept(packet)))
-        await self._acknowledge(stored)
+                self._accept(packet, accepted)
+                if packet.packet_id is not None:
+                    accepted.packet_ids.append(packet.packet_id)
+        await self._acknowledge(accepted)
 
-    async def _acknowledge(self, stored: list[tuple[int | None, Awaitable[None] | None]]) -> None:
-        """Wait for each PUBLISH to be stored, in order, then PUBACK those at QoS 1 together; a failure closes the
-        session before any of the later ones is acknowledged."""
-        if not stored:
-            return
-        for _, done in stored:
-            if done is not None:
-                await done
-        acks = b"".join(codec.encode(codec.PubAck(packet_id)) for packet_id, _ in stored if packet_id is not None)
-        stored.clear()
+    async def _acknowledge(self, accepted: _Accepted) -> None:
+        """Store the accepted reports and settle the answers, then PUBACK those at QoS 1 together; a failure closes
+        the session before any of them is acknowledged."""
+        assert self.device is not None
+        if accepted.reports:
+            accepted.waits.append(self._ctx.gateway.report(self.device, accepted.reports))
+        for done in accepted.waits:
+            await done
+        acks = b"".join(codec.encode(codec.PubAck(packet_id)) for packet_id in accepted.packet_ids)
+        accepted.clear()
         if acks:
             self._write(acks)
 
@@ -310,8 +327,8 @@ class Session(asyncio.Protocol):
         if granted:
             await self._ctx.gateway.subscribed(self.device)
 
-    def _accept(self, packet: codec.Publish) -> Awaitable[None] | None:
-        """Hand a PUBLISH on the device's data topic to the gateway; answer what to wait for before PUBACK."""
+    def _accept(self, packet: codec.Publish, accepted: _Accepted) -> None:
+        """Take a PUBLISH on the device's data topic: a report to store, or an answer for the gateway."""
         assert self.device is not None
         try:
             if topics.codec_mode(packet.topic) == "binary":
@@ -321,16 +338,15 @@ class Session(asyncio.Protocol):
             kind = message.get("msgType")
             if kind == "deviceRsp":
                 mid, errcode, body = parse_answer(message)
-                return asyncio.ensure_future(self._ctx.gateway.answer(self.device, mid, errcode, body))
+                accepted.waits.append(asyncio.ensure_future(self._ctx.gateway.answer(self.device, mid, errcode, body)))
+                return
             if kind != "deviceReq":
                 raise InvalidReport(f"msgType {kind!r} is not handled")
-            services = parse_report(message)
+            accepted.reports.append(parse_report(message))
         except (InvalidReport, ValueError) as exc:  # ValueError: a codec plug-in refused the bytes
             # Acknowledged all the same, so that the device does not send it again and again.
             self.invalid_reports += 1
             log.warning("invalid message from %s: %s", self.device.device_id, exc)
-            return None
-        return self._ctx.gateway.report(self.device, services)
 
     def _codec(self) -> Codec:
         assert self.device is not None
