@@ -106,14 +106,18 @@ class Dispatcher:
             self._waiting = True
             return False
         busy = [sub for sub, n in self._in_flight.items() if n >= self._per_subscription]
-        claim = partial(self._lease, now=now_ms(), limit=free, busy=busy, in_flight=dict(self._in_flight))
+        # Heads beyond what the subscriptions in flight have room for, plus one subscription's window, could only
+        # be read to be left: the window is that, and a full one is followed by another pass at once.
+        room = sum(self._per_subscription - n for n in self._in_flight.values())
+        window = min(free, room + self._per_subscription)
+        claim = partial(self._lease, now=now_ms(), limit=window, busy=busy, in_flight=dict(self._in_flight))
         claimed, candidates = await self._db.write(claim)
         for push in claimed:
             self._start(push)
-        self._waiting = len(claimed) < candidates or candidates == free
-        # A full window with slots left over means its pushes were held back by per-subscription limits:
-        # look again at once, now leaving out the subscriptions that became busy.
-        return candidates == free and len(claimed) < free
+        self._waiting = len(claimed) < candidates or candidates == window
+        # A full window with slots left over: more heads may be due, or were held back by per-subscription
+        # limits; look again at once, now leaving out the subscriptions that became busy.
+        return candidates == window and len(claimed) < free
 
     def _lease(
         self, conn: sa.Connection, now: int, limit: int, busy: Sequence[str], in_flight: dict[str, int]
