@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from iotdm.domain.delivery import next_attempt_at
 from iotdm.push.channel import Target
+from iotdm.services.batching import next_batch
 from iotdm.services.clock import now_ms
 from iotdm.store import pushes
 from iotdm.store.engine import Database
@@ -87,9 +88,7 @@ class Settler:
 
     async def run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, self._max_batch)
             try:
                 await self._commit(batch)
             except Exception as exc:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from iotdm.domain import notifications
 from iotdm.domain.reports import ServiceData
 from iotdm.domain.times import format_time
+from iotdm.services.batching import next_batch
 from iotdm.services.clock import now_ms, to_datetime
 from iotdm.services.device_port import DeviceSession
 from iotdm.store import reports
@@ -59,9 +60,7 @@ class ReportWriter:
 
     async def run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, self._max_batch)
             try:
                 await self._db.write(partial(_write, batch=batch))
             except Exception as exc:
