@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 SUBACK_FAILURE = 0x80
 
 
-class Closed(Exception):
-    """The session ends: the peer left, broke the protocol, or was replaced."""
+class Closed(ConnectionError):
+    """The session ends: the peer left, broke the protocol, or was replaced (so a write to it fails)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ class Session(asyncio.Protocol):
         # An application taking its pushes (DECISIONS S5) instead of a device; PUBLISHes it has not acknowledged.
         self.app: AppSession | None = None
         self.app_listens = False
-        self._acks: dict[int, asyncio.Future[None]] = {}
+        self._acks: dict[int, asyncio.Future[None]] | None = None  # made for an app only: idle devices are many
         self.heard_at = asyncio.get_running_loop().time()
         self.invalid_reports = 0
 
@@ -126,7 +126,7 @@ class Session(asyncio.Protocol):
         try:
             self._ready += self._decoder.feed(data)
         except codec.UnsupportedProtocol:
-            if self.device is None:
+            if self.device is None and self.app is None:
                 transport.write(codec.encode(codec.ConnAck(return_code=CONNACK_BAD_PROTOCOL)))
             transport.close()
             return
@@ -150,7 +150,7 @@ class Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        for waiting in self._acks.values():
+        for waiting in (self._acks or {}).values():
             if not waiting.done():
                 waiting.set_exception(ConnectionError("the connection is gone"))
         if self._worker is None:
@@ -190,6 +190,8 @@ class Session(asyncio.Protocol):
         if not self.app_listens:
             raise ConnectionError("the client does not listen on its notifications topic")
         packet_id = self._publish(topics.app_topic(self.app.app_id), body)
+        if self._acks is None:
+            self._acks = {}
         self._acks[packet_id] = acked = asyncio.get_running_loop().create_future()
         try:
             await acked
@@ -212,7 +214,7 @@ class Session(asyncio.Protocol):
                 if self._write_paused_at is None:
                     self._resume_reading()
                 await self._handle_batch(batch)
-        except (Closed, ConnectionError):
+        except ConnectionError:
             self.close()
         except Exception:
             log.exception("closing %s after an unexpected error", self._peer())
@@ -298,7 +300,7 @@ class Session(asyncio.Protocol):
                 raise Closed
             case codec.PubAck():
                 # An application's acknowledgement settles its push; a device's answer comes as deviceRsp.
-                acked = self._acks.get(packet.packet_id)
+                acked = None if self._acks is None else self._acks.get(packet.packet_id)
                 if acked is not None and not acked.done():
                     acked.set_result(None)
             case codec.Publish() if self.app is not None:
