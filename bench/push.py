@@ -3,12 +3,16 @@
 For each count of subscriptions in ``--subscriptions`` (default 1, 10 and 100): that many apps, each subscribed to
 ``deviceDatasChanged`` with its own callback URL on one receiver, and ``--devices`` devices spread over them, each
 on its own MQTT connection. Every report is one push (one subscription per app, one app per device), so what the
-receiver gets is what the dispatcher delivered. Two measurements per count:
+receiver gets is what the dispatcher delivered. Three measurements per count:
 
 * ``saturated``: reports go out as fast as pushes come back, at most ``--backlog`` reports not yet pushed (sent by a
   device but not received by the receiver): the pushes per second the platform sustains while it ingests.
 * ``paced``: reports at a fixed rate (``--paced-rate``, at most 80 % of the saturated rate): the lag from a
   report's sending to its push's arrival, read from a microsecond stamp the report carries in its serviceData.
+* ``burst``: ``--burst`` reports (spread over the devices, ``BURST_WINDOW`` in flight per device) sent as fast as
+  the server acknowledges them, then the wait for all their pushes: pushes/s over the whole burst, how long its
+  ingestion took, and the ``drain`` rate after it (pushes received after the last PUBACK per second until the
+  last push), the dispatcher's own rate with the CPU to itself.
 
 The receiver is a minimal HTTP/1.1 server of its own process (an ``asyncio.Protocol`` on uvloop, 200 at once,
 keep-alive), measured alone first so its ceiling is known. The benchmark starts every process itself (the
@@ -79,6 +83,8 @@ SETUP_CONCURRENCY = 8  # apps set up (created, logged in, subscribed) or given d
 TICK_S = 0.002  # how often the load generator tops reports up
 MAX_BURST = 2_000  # reports written in one tick at most (after a stall, the pacer does not flood)
 DRAIN_TIMEOUT_S = 30.0
+BURST_WINDOW = 10  # reports of a burst in flight per device (as bench/mqtt.py's --inflight): each PUBACK sends one
+BURST_MIN_RATE = 1_000.0  # the wait for a burst's pushes is given up after max(DRAIN_TIMEOUT_S, burst / this) s
 PACED_SHARE = 0.8  # the paced rate is at most this share of the saturated one
 
 # A report: the usual few properties and the microsecond it was written at, always 16 digits (until 2286), so
@@ -114,6 +120,8 @@ class _Tally:
     # (path, deviceId) -> the newest stamp received: pushes of one key must arrive in report order.
     newest: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
     out_of_order: int = 0
+    first_us: int = 0  # the first and the last read answering pushes while recording
+    last_us: int = 0
 
 
 class _Receiving(asyncio.Protocol):
@@ -162,6 +170,9 @@ class _Receiving(asyncio.Protocol):
             pos = end + 4 + length
         if pos:
             del buf[:pos]
+        if now_us:
+            tally.last_us = now_us
+            tally.first_us = tally.first_us or now_us
         if answered and self._transport is not None:
             self._transport.write(_OK * answered)
             tally.total += answered
@@ -181,6 +192,8 @@ def _stats(tally: _Tally) -> dict[str, Any]:
         "per_path_min": counts[0] if counts else 0,
         "per_path_max": counts[-1] if counts else 0,
         "out_of_order": tally.out_of_order,
+        "first_us": tally.first_us,
+        "last_us": tally.last_us,
     }
 
 
@@ -198,6 +211,7 @@ async def _receive(port: int, counter_path: Path) -> None:
         command = line.strip()
         if command == b"start":
             tally.recording, tally.lags_us, tally.per_path, tally.out_of_order = True, [], {}, 0
+            tally.first_us = tally.last_us = 0
         elif command == b"stop":
             tally.recording = False
             print(json.dumps(_stats(tally)), flush=True)
@@ -348,9 +362,47 @@ async def receiver_ceiling(receiver: Receiver, connections: int, seconds: float)
 # --- The devices --------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Burst:
+    """A burst under way, shared by every reporter: what was sent and acknowledged, and the moment of its last
+    PUBACK with the receiver's count then (where the drain starts)."""
+
+    size: int
+    receiver: Receiver
+    whole: CpuWatch
+    drain: CpuWatch
+    sent: int = 0
+    acked: int = 0
+    acked_us: int = 0  # when the last PUBACK of the burst arrived (0: not yet)
+    received_at_ack: int = 0  # the receiver's total then
+
+    def acknowledged(self, count: int) -> None:
+        self.acked += count
+        if self.acked >= self.size and not self.acked_us:
+            self.acked_us = _now_us()
+            self.received_at_ack = self.receiver.count()
+            self.drain.start()
+
+
 class Reporter(MqttClient):
-    """A device connection that writes timestamped QoS 1 reports when told to (its PUBACKs are only counted: the
-    shared ``Load`` never runs, so nothing refills a window)."""
+    """A device connection that writes timestamped QoS 1 reports when told to. Its PUBACKs are counted (the shared
+    ``Load`` never runs, so nothing refills a window), except during a burst: each then writes the next report of
+    the device's share, until ``burst_left`` is 0."""
+
+    burst: Burst | None = None
+    burst_left = 0
+
+    def _acknowledged(self, packet_ids: list[int]) -> None:
+        before = len(self._sent)
+        super()._acknowledged(packet_ids)
+        burst = self.burst
+        if burst is not None and (done := before - len(self._sent)):
+            if self.burst_left:
+                more = min(done, self.burst_left)
+                self.burst_left -= more
+                burst.sent += more
+                self.report(more)
+            burst.acknowledged(done)
 
     def report(self, count: int) -> None:
         if self.transport is None:
@@ -575,6 +627,7 @@ class Options:
     warmup: float
     paced_rate: float
     paced_duration: float
+    burst: int
     database_url: str | None
     as_json: bool
     check: bool
@@ -602,6 +655,14 @@ async def measure(
     return {
         "reports_per_s": round(sent / cpu.seconds, 1),
         "pushes_per_s": round(received / cpu.seconds, 1),
+        **_receipt(stats),
+        **cpu.percents(),
+    }
+
+
+def _receipt(stats: dict[str, Any]) -> dict[str, Any]:
+    """What the receiver recorded of a phase: lag, spread over the subscriptions, order."""
+    return {
         "lag_p50_ms": stats["lag_p50_ms"],
         "lag_p99_ms": stats["lag_p99_ms"],
         "lag_max_ms": stats["lag_max_ms"],
@@ -609,18 +670,76 @@ async def measure(
         "per_subscription_min": stats["per_path_min"],
         "per_subscription_max": stats["per_path_max"],
         "out_of_order": stats["out_of_order"],
-        **cpu.percents(),
     }
 
 
-async def _until_received(receiver: Receiver, pushes: int) -> bool:
-    """Until the receiver got ``pushes`` pushes in all (True), or ``DRAIN_TIMEOUT_S`` passed (False)."""
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+async def _until_received(
+    receiver: Receiver, pushes: int, timeout: float = DRAIN_TIMEOUT_S, poll: float = 0.05
+) -> bool:
+    """Until the receiver got ``pushes`` pushes in all (True), or ``timeout`` seconds passed (False)."""
+    deadline = time.monotonic() + timeout
     while receiver.count() < pushes:
         if time.monotonic() > deadline:
             return False
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(poll)
     return True
+
+
+async def measure_burst(server: Iotdm, receiver: Receiver, driver: Driver, size: int) -> dict[str, Any]:
+    """``size`` reports spread over the devices, ``BURST_WINDOW`` in flight per device, each PUBACK sending the next
+    one, then the wait until the receiver got all their pushes. The times are wall-clock microseconds of this
+    process (the first report, the last PUBACK) and of the receiver (the last push): one clock."""
+    reporters, n = driver.reporters, len(driver.reporters)
+    burst = Burst(size, receiver, CpuWatch(server, receiver), CpuWatch(server, receiver))
+    due = driver.pushes_due + size
+    base = receiver.count()
+    each, extra = divmod(size, n)
+    receiver.start_recording()
+    burst.whole.start()
+    started_us = _now_us()
+    try:
+        for i, reporter in enumerate(reporters):
+            share = each + (1 if i < extra else 0)
+            first = min(share, BURST_WINDOW)
+            reporter.burst, reporter.burst_left = burst, share - first
+            if first:
+                burst.sent += first
+                reporter.report(first)
+        timeout = max(DRAIN_TIMEOUT_S, size / BURST_MIN_RATE)
+        complete = await _until_received(receiver, due, timeout, poll=0.01)
+        burst.whole.stop()
+        if burst.acked_us:
+            burst.drain.stop()
+        stats = await receiver.stop_recording()
+    finally:
+        for reporter in reporters:
+            reporter.burst, reporter.burst_left = None, 0
+        driver.sent += burst.sent
+    received = receiver.count() - base
+    last_us = stats["last_us"]
+    whole_s = (last_us - started_us) / 1e6 if last_us else math.nan
+    ingest_s = (burst.acked_us - started_us) / 1e6 if burst.acked_us else math.nan
+    after = receiver.count() - burst.received_at_ack if burst.acked_us else 0
+    drain_s = (last_us - burst.acked_us) / 1e6 if burst.acked_us and last_us else math.nan
+    # No drain when the dispatcher kept up with the ingestion (or it never finished): no rate of its own then.
+    drain_rate = round(after / drain_s, 1) if after > 0 and drain_s > 0 else None
+    return {
+        "size": size,
+        "window": BURST_WINDOW,
+        "complete": complete,
+        "pushes_received": received,
+        "ingest_s": round(ingest_s, 3),
+        "ingest_reports_per_s": round(size / ingest_s, 1) if ingest_s > 0 else math.nan,
+        "pushed_during_ingest": burst.received_at_ack - base if burst.acked_us else received,
+        "whole_s": round(whole_s, 3),
+        "pushes_per_s": round(received / whole_s, 1) if whole_s > 0 else math.nan,
+        "drain_s": round(drain_s, 3),
+        "drained": after,
+        "drain_pushes_per_s": drain_rate,
+        **_receipt(stats),
+        **burst.whole.percents(),
+        "drain_cpu": burst.drain.percents() if burst.acked_us else None,
+    }
 
 
 async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Options) -> dict[str, Any]:
@@ -637,6 +756,7 @@ async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Option
         suffix = {"flamegraph": "svg", "speedscope": "json", "raw": "txt"}[opts.profile_format]
         profile = opts.profile_dir / f"push-{count}.{suffix}"
     paced: dict[str, Any] | None = None
+    burst: dict[str, Any] | None = None
     try:
         _progress(f"  saturated: {opts.warmup:g} s warm-up, then {opts.duration:g} s measured ...")
         driver.saturate(opts.backlog)
@@ -658,6 +778,20 @@ async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Option
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while any(r.pending for r in reporters) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        if opts.burst and receiver.count() >= driver.pushes_due and not any(r.pending for r in reporters):
+            _progress(f"  burst of {opts.burst:,} reports, {BURST_WINDOW} in flight per device ...")
+            burst = await measure_burst(server, receiver, driver, opts.burst)
+            drain = burst["drain_pushes_per_s"]
+            _progress(
+                f"  ingested in {burst['ingest_s']:.2f} s, all pushed after {burst['whole_s']:.2f} s: "
+                f"{burst['pushes_per_s']:,.0f} pushes/s, drain "
+                + (f"{drain:,.0f} pushes/s" if drain is not None else "none (pushed as fast as ingested)")
+            )
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            while any(r.pending for r in reporters) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        elif opts.burst:
+            _progress("  earlier reports not all pushed or acknowledged: no burst measurement")
         missing = driver.pushes_due - receiver.count()
         unacked = sum(r.pending for r in reporters)
         lost = sum(r.transport is None for r in reporters)
@@ -670,6 +804,7 @@ async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Option
         "devices": len(devices),
         "saturated": saturated,
         "paced": paced,
+        "burst": burst,
         "reports_sent": driver.sent,
         "reports_acked": load.acked,
         "reports_unacked": unacked,
@@ -708,14 +843,28 @@ async def benchmark(opts: Options, work_dir: Path) -> dict[str, Any]:
         receiver.stop()
 
 
+def _target_value(phase: dict[str, Any]) -> float:
+    """The burst's drain rate; its whole rate when the dispatcher kept up with the ingestion (no drain: its own rate
+    is at least that); 0 without a burst."""
+    burst = phase["burst"]
+    if burst is None:
+        return 0.0
+    drain: float | None = burst["drain_pushes_per_s"]
+    return drain if drain is not None else float(burst["pushes_per_s"])
+
+
 def report(opts: Options, alone: dict[str, Any], phases: list[dict[str, Any]]) -> dict[str, Any]:
     targets = [
         {
-            "target": f"{p['subscriptions']} subscription(s): >= {TARGET_PUSHES_PER_S:,.0f} pushes/s",
-            "value": p["saturated"]["pushes_per_s"],
-            "met": p["saturated"]["pushes_per_s"] >= TARGET_PUSHES_PER_S and p["pushes_missing"] == 0,
+            "target": f"{p['subscriptions']} subscription(s): burst drain >= {TARGET_PUSHES_PER_S:,.0f} pushes/s",
+            "value": _target_value(p),
+            "met": _target_value(p) >= TARGET_PUSHES_PER_S
+            and p["burst"]["complete"]
+            and p["pushes_missing"] == 0
+            and p["pushes_extra"] == 0,
         }
         for p in phases
+        if opts.burst
     ]
     settings = {k: v for k, v in os.environ.items() if k.startswith("IOTDM_PUSH_")}
     return {
@@ -727,6 +876,8 @@ def report(opts: Options, alone: dict[str, Any], phases: list[dict[str, Any]]) -
             "warmup_s": opts.warmup,
             "paced_rate": opts.paced_rate,
             "paced_duration_s": opts.paced_duration,
+            "burst": opts.burst,
+            "burst_window": BURST_WINDOW,
             "notify_type": NOTIFY_TYPE,
             "report_bytes": PAYLOAD_SIZE,
             "server_push_settings": settings,
@@ -748,6 +899,7 @@ def render_table(doc: dict[str, Any]) -> str:
         f"iotdm push benchmark: {cfg['database']}, {cfg['devices']:,} devices reporting over MQTT, one "
         f"{cfg['notify_type']} push per report to a local HTTP receiver, {cfg['duration_s']:g} s saturated after "
         f"{cfg['warmup_s']:g} s warm-up (backlog {cfg['backlog']:,}), {cfg['paced_duration_s']:g} s paced, "
+        f"bursts of {cfg['burst']:,} reports ({cfg['burst_window']} in flight per device), "
         f"{cfg['cpus']} CPUs, Python {cfg['python']}, client {cfg['client_loop']}, {settings}",
         f"receiver alone: {alone['requests_per_s']:,.0f} requests/s on {alone['connections']} keep-alive connections "
         f"at {alone['receiver_cpu_pct']:.0f} % of a core (client {alone['client_cpu_pct']:.0f} %): ceiling about "
@@ -760,24 +912,51 @@ def render_table(doc: dict[str, Any]) -> str:
     )
     lines += [header, "-" * len(header)]
     warnings: list[str] = []
+
+    def cpu(m: dict[str, Any], mode: str, subs: int) -> str:
+        if m["other_cpu_pct"] > OTHER_CPU_WARNING_PCT:
+            warnings.append(f"WARNING: other processes used the CPU during {subs} {mode}")
+        for who in ("receiver", "client"):
+            if m[f"{who}_cpu_pct"] > SATURATED_PCT:
+                warnings.append(f"WARNING: the {who} was saturated during {subs} {mode}")
+        return (
+            f"{m['server_cpu_pct']:>6.0f}% {m['receiver_cpu_pct']:>7.0f}% {m['client_cpu_pct']:>6.0f}% "
+            f"{m['other_cpu_pct']:>5.0f}%"
+        )
+
     for p in doc["phases"]:
+        subs = p["subscriptions"]
         for mode in ("saturated", "paced"):
             m = p[mode]
             if m is None:
-                lines.append(f"{p['subscriptions']:>4} {mode:<9} (skipped: the saturated backlog did not drain)")
+                lines.append(f"{subs:>4} {mode:<9} (skipped: the saturated backlog did not drain)")
                 continue
             lines.append(
-                f"{p['subscriptions']:>4} {mode:<9} {m['reports_per_s']:>9,.0f} {m['pushes_per_s']:>9,.0f} "
-                f"{m['lag_p50_ms']:>8.1f} {m['lag_p99_ms']:>8.1f} {m['server_cpu_pct']:>6.0f}% "
-                f"{m['receiver_cpu_pct']:>7.0f}% {m['client_cpu_pct']:>6.0f}% {m['other_cpu_pct']:>5.0f}%"
+                f"{subs:>4} {mode:<9} {m['reports_per_s']:>9,.0f} {m['pushes_per_s']:>9,.0f} "
+                f"{m['lag_p50_ms']:>8.1f} {m['lag_p99_ms']:>8.1f} {cpu(m, mode, subs)}"
             )
-            if m["other_cpu_pct"] > OTHER_CPU_WARNING_PCT:
-                warnings.append(f"WARNING: other processes used the CPU during {p['subscriptions']} {mode}")
             if m["out_of_order"]:
-                warnings.append(f"{p['subscriptions']} {mode}: {m['out_of_order']} pushes out of their device's order")
-            for who in ("receiver", "client"):
-                if m[f"{who}_cpu_pct"] > SATURATED_PCT:
-                    warnings.append(f"WARNING: the {who} was saturated during {p['subscriptions']} {mode}")
+                warnings.append(f"{subs} {mode}: {m['out_of_order']} pushes out of their device's order")
+        b = p["burst"]
+        if b is None:
+            if cfg["burst"]:
+                lines.append(f"{subs:>4} {'burst':<9} (skipped: earlier reports not all pushed)")
+        else:
+            lines.append(
+                f"{subs:>4} {'burst':<9} {b['ingest_reports_per_s']:>9,.0f} {b['pushes_per_s']:>9,.0f} "
+                f"{b['lag_p50_ms']:>8.1f} {b['lag_p99_ms']:>8.1f} {cpu(b, 'burst', subs)}"
+            )
+            drain, drain_cpu = b["drain_pushes_per_s"], b["drain_cpu"]
+            if drain is not None and drain_cpu is not None:
+                lines.append(
+                    f"{subs:>4} {'drain':<9} {'-':>9} {drain:>9,.0f} {'-':>8} {'-':>8} {cpu(drain_cpu, 'drain', subs)}"
+                )
+            else:
+                lines.append(f"{subs:>4} {'drain':<9} (none: every push arrived before the last PUBACK)")
+            if b["out_of_order"]:
+                warnings.append(f"{subs} burst: {b['out_of_order']} pushes out of their device's order")
+            if not b["complete"]:
+                warnings.append(f"{subs} burst: only {b['pushes_received']:,} of {b['size']:,} pushes arrived")
         if p["pushes_missing"] or p["pushes_extra"] or p["reports_unacked"] or p["connections_lost"]:
             warnings.append(
                 f"{p['subscriptions']} subscription(s): {p['pushes_missing']} pushes missing and {p['pushes_extra']} "
@@ -785,6 +964,22 @@ def render_table(doc: dict[str, Any]) -> str:
                 f"{p['connections_lost']} connections lost"
             )
     lines.append("(lag: ms from a report's sending to its push's arrival; CPU: percent of one core)")
+    bursts = [(p["subscriptions"], p["burst"]) for p in doc["phases"] if p["burst"] is not None]
+    if bursts:
+        lines += [
+            "(burst: reports/s = burst / ingestion time, from its first report to its last PUBACK; pushes/s = burst / "
+            "time from its first report to its last push, ingestion and delivery sharing the CPU.",
+            " drain: pushes received after the last PUBACK / time from it to the last push, the dispatcher with the "
+            "CPU to itself: the figure of the target)",
+            "",
+            f"{'subs':>4} {'burst':>7} {'ingested in':>11} {'pushed by then':>14} {'drained in':>10} "
+            f"{'pushes then':>11} {'all pushed in':>13}",
+        ]
+        for subs, b in bursts:
+            lines.append(
+                f"{subs:>4} {b['size']:>7,} {b['ingest_s']:>9.2f} s {b['pushed_during_ingest']:>14,} "
+                f"{b['drain_s']:>8.2f} s {b['drained']:>11,} {b['whole_s']:>11.2f} s"
+            )
     lines += warnings
     lines.append("")
     lines += [f"[{'met ' if t['met'] else 'MISS'}] {t['target']}: {t['value']:,}" for t in doc["targets"]]
@@ -811,6 +1006,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         f"{PACED_SHARE * 100:.0f}%% of the saturated rate; default {TARGET_PUSHES_PER_S:,.0f}",
     )
     parser.add_argument("--paced-duration", type=float, default=6.0, help="measured paced seconds; default 6")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=60_000,
+        help="reports of the burst (drain) measurement, spread over the devices, 0 = skip; default 60000",
+    )
     parser.add_argument("--database-url", help="passed to iotdm; default SQLite in its data dir")
     parser.add_argument("--json", dest="as_json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target of bench/README.md is missed")
@@ -826,6 +1027,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
         parser.error("every subscription count must be at least 1, and --devices at least the largest")
     if args.backlog < 1 or args.duration <= 0 or args.paced_rate <= 0 or args.paced_duration <= 0:
         parser.error("--backlog, --duration, --paced-rate and --paced-duration must be positive")
+    if args.burst < 0:
+        parser.error("--burst must be 0 (no burst) or more")
+    if args.check and not args.burst:
+        parser.error("--check needs a burst: the target is the burst's drain rate")
     return Options(**vars(args))
 
 
