@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from iotdm.store import devices as device_store
+from tests.api.test_profiles import import_profile, new_profile
 from tests.harness import App, PlatformThread, assert_error, unique_node_id
 from tests.receiver import Inbox
 
@@ -152,8 +153,9 @@ def test_register_v1_without_device_info(app: App) -> None:
     assert get_device(app, r.json()["deviceId"])["deviceInfo"]["model"] is None
 
 
-def test_register_v1_product_id_instead_of_model(app: App) -> None:
-    r = app.http.post(REG_V1, json={"nodeId": unique_node_id(), "productId": "p-1", "deviceInfo": {"name": "x"}})
+def test_register_v1_product_id_instead_of_model(node: PlatformThread, app: App) -> None:
+    product = import_profile(node, new_profile())["productId"]
+    r = app.http.post(REG_V1, json={"nodeId": unique_node_id(), "productId": product, "deviceInfo": {"name": "x"}})
     assert r.status_code == 200, r.text
 
 

@@ -21,6 +21,8 @@ from tests.receiver import Inbox
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "profile-multisensor.json"
 CAPABILITIES = "/iocm/app/data/v1.1.0/deviceCapabilities"
 PROFILES = "/admin/profiles"
+REGISTER_V1 = "/iocm/app/reg/v1.1.0/deviceCredentials"
+REGISTER_V2 = "/iocm/app/reg/v2.0.0/deviceCredentials"
 KEY_NAMES = ("manufacturerId", "manufacturerName", "deviceType", "model", "protocolType")
 PROFILE_EVENTS = (
     "deviceCapabilitiesAdded",
@@ -244,10 +246,17 @@ def test_a_device_naming_the_product_id_makes_its_app_concerned(
     owner, bystander = make_app(), make_app()
     owner_inbox, bystander_inbox = subscribed(owner), subscribed(bystander)
     profile = new_profile()
+    import_profile(node, profile)  # no device has this model yet: every app is told
     owner.register(productId=profile["productId"], deviceInfo={"model": "unrelated"})
+    # From now on the device's productId, not its model fields, makes its app the one concerned.
+    assert delete_profile(node, productId=profile["productId"]) == 204
     import_profile(node, profile)
-    assert set(profile_events(owner_inbox)) == {"deviceCapabilitiesAdded", "deviceModelAdded"}
-    assert profile_events(bystander_inbox) == {}
+    counts = {t: len(found) for t, found in profile_events(owner_inbox).items()}
+    assert counts == {t: 2 if t.endswith("Added") else 1 for t in PROFILE_EVENTS if "Changed" not in t}
+    assert {t: len(found) for t, found in profile_events(bystander_inbox).items()} == {
+        "deviceCapabilitiesAdded": 1,
+        "deviceModelAdded": 1,
+    }
 
 
 def test_a_replacement_is_a_capabilities_change(node: PlatformThread, app: App) -> None:
@@ -315,9 +324,21 @@ def test_capabilities_by_product_id_come_before_the_model_fields(node: PlatformT
     import_profile(node, by_product)
     device_id = app.register(productId=by_product["productId"], deviceInfo=device_info(by_fields))["deviceId"]
     assert services_of(app, device_id) == expected(by_product)
-    # A productId without a profile falls back to the five fields.
-    fallback = app.register(productId="no-such-product", deviceInfo=device_info(by_fields))["deviceId"]
-    assert services_of(app, fallback) == expected(by_fields)
+
+
+def test_registration_by_product_id_takes_the_products_model(node: PlatformThread, app: App) -> None:
+    profile = new_profile()
+    import_profile(node, profile)
+    node_id = unique_node_id()
+    for path, body in ((REGISTER_V1, {"nodeId": node_id}), (REGISTER_V2, {"deviceInfo": {"nodeId": node_id}})):
+        # §1.4.1 L774, §1.4.2: an unknown product is 403 600002, and nothing is registered.
+        assert_error(app.http.post(path, json={**body, "productId": "no-such-product"}), 403, "600002")
+    r = app.http.post(REGISTER_V1, json={"nodeId": node_id, "productId": profile["productId"]})
+    assert r.status_code == 200, r.text
+    device_id = r.json()["deviceId"]
+    info = app.http.get(f"/iocm/app/dm/v1.4.0/devices/{device_id}").json()["deviceInfo"]
+    assert {name: info[name] for name in device_info(profile)} == device_info(profile)
+    assert services_of(app, device_id) == expected(profile)
 
 
 def test_a_device_without_a_profile_has_no_service_capabilities(node: PlatformThread, app: App) -> None:

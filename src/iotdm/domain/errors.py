@@ -47,6 +47,7 @@ class E(Enum):
     DEVICE_ONLINE = ErrorSpec("100611", 400, "Device is online.", 990)
     REQUIRED_PARAMETER_EMPTY = ErrorSpec("102202", 400, "Required Parameter is null or empty.", 564)
     TOKEN_INVALID = ErrorSpec("1010005", 403, "App_key or access_token is invalid.", 773)
+    PRODUCT_NOT_EXISTED = ErrorSpec("600002", 403, "The product not existed.", 774)
     THROTTLED = ErrorSpec("1010009", 403, "app throttle exceed.", 770)
 
     @property

@@ -14,11 +14,13 @@ from iotdm.domain import notifications
 from iotdm.domain.devices import NodeType, Status
 from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.notifications import BindResult
+from iotdm.domain.profiles import KEY_FIELDS
 from iotdm.services import credentials
 from iotdm.services.clock import now_ms
 from iotdm.services.credentials import Keyring
 from iotdm.store import devices as device_store
 from iotdm.store import outbox, timers
+from iotdm.store import profiles as profile_store
 from iotdm.store.engine import Database
 from iotdm.store.schema import devices
 
@@ -87,6 +89,8 @@ class Registry:
         }
 
         def insert(conn: sa.Connection) -> None:
+            if values.get("product_id"):
+                _take_product_model(conn, values)
             _ensure_node_id_free(conn, reg.node_id, device_id)
             try:
                 device_store.insert(conn, values)
@@ -202,3 +206,14 @@ def _emit_info_changed(conn: sa.Connection, device_id: str, now: int) -> None:
     row = device_store.get_any(conn, device_id)
     assert row is not None
     outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)
+
+
+def _take_product_model(conn: sa.Connection, values: dict[str, Any]) -> None:
+    """A registration by productId names a loaded product model (else 403 600002, §1.4.1 L774); the model fields
+    the registration leaves out are the product's, so the device shows and resolves the model it was given."""
+    product = profile_store.by_product_id(conn, values["product_id"])
+    if product is None:
+        raise PlatformError(E.PRODUCT_NOT_EXISTED)
+    for _, column in KEY_FIELDS:
+        if not values.get(column):
+            values[column] = product[column]
