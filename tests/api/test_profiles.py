@@ -185,6 +185,9 @@ def test_profiles_need_the_admin_token(node: PlatformThread) -> None:
         assert_error(anonymous.get(PROFILES), 403, "1010005")
         assert_error(anonymous.post(PROFILES, json=new_profile()), 403, "1010005")
         assert_error(anonymous.delete(PROFILES, params={"productId": "x"}), 403, "1010005")
+        # The token is checked before the body: a malformed one is not judged for a caller without it.
+        assert_error(anonymous.post(PROFILES, content=b"{not json"), 403, "1010005")
+        assert_error(anonymous.post("/admin/apps", json={"name": ""}), 403, "1010005")
 
 
 def test_reimport_replaces_the_profile_with_the_same_key(node: PlatformThread, app: App) -> None:

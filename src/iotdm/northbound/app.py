@@ -28,6 +28,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     try:
         await authenticate_unless_done(request, request.scope.get("route"))
+        await admin.require_admin_unless_done(request, request.scope.get("route"))
     except PlatformError as denied:
         return error(denied)
     return error(rule_for(request.scope.get("endpoint")).code_for(exc.errors()))

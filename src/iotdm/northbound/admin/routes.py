@@ -23,6 +23,14 @@ async def require_admin(request: Request, authorization: Annotated[str | None, H
         raise PlatformError(E.TOKEN_INVALID)
 
 
+async def require_admin_unless_done(request: Request, route: object) -> None:
+    """Check the admin token of a request that failed before its dependencies ran (a malformed body is rejected
+    before them), so that a caller without the token hears about that first."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is not None and any(d.call is require_admin for d in dependant.dependencies):
+        await require_admin(request, request.headers.get("authorization"))
+
+
 router = APIRouter(prefix="/admin", tags=["Operators"], dependencies=[Depends(require_admin)])
 
 
