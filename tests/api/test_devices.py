@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from iotdm.store import devices as device_store
-from tests.api.test_profiles import import_profile, new_profile
 from tests.harness import App, PlatformThread, assert_error, unique_node_id
+from tests.profiles import import_profile, new_profile
 from tests.receiver import Inbox
 
 REG_V1 = "/iocm/app/reg/v1.1.0/deviceCredentials"

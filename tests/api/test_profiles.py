@@ -5,10 +5,7 @@ devices, tenant isolation D7, the authorized app G5)."""
 from __future__ import annotations
 
 import copy
-import json
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,14 +13,12 @@ import sqlalchemy as sa
 from iotdm.domain.profiles import capabilities, parse_profile
 from iotdm.store.schema import devices
 from tests.harness import App, PlatformThread, assert_error, unique_node_id
+from tests.profiles import PROFILES, import_profile, key_of, new_profile
 from tests.receiver import Inbox
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "profile-multisensor.json"
 CAPABILITIES = "/iocm/app/data/v1.1.0/deviceCapabilities"
-PROFILES = "/admin/profiles"
 REGISTER_V1 = "/iocm/app/reg/v1.1.0/deviceCredentials"
 REGISTER_V2 = "/iocm/app/reg/v2.0.0/deviceCredentials"
-KEY_NAMES = ("manufacturerId", "manufacturerName", "deviceType", "model", "protocolType")
 PROFILE_EVENTS = (
     "deviceCapabilitiesAdded",
     "deviceCapabilitiesChanged",
@@ -36,29 +31,9 @@ PROFILE_EVENTS = (
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def new_profile(**overrides: Any) -> dict[str, Any]:
-    """The documented example under a model and productId of its own: profiles are shared by the session."""
-    profile: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    tag = uuid.uuid4().hex[:12]
-    profile.update({"model": f"MS-{tag}", "productId": f"product-{tag}", **overrides})
-    return profile
-
-
-def key_of(profile: dict[str, Any]) -> dict[str, str]:
-    return {name: profile[name] for name in KEY_NAMES}
-
-
 def device_info(profile: dict[str, Any]) -> dict[str, str]:
     """The registration's deviceInfo carrying the profile's five model fields."""
     return key_of(profile)
-
-
-def import_profile(node: PlatformThread, profile: dict[str, Any], status: int = 201) -> dict[str, Any]:
-    with node.admin() as admin:
-        r = admin.post(PROFILES, json=profile)
-    assert r.status_code == status, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 def list_profiles(node: PlatformThread) -> list[dict[str, Any]]:

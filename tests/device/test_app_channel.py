@@ -15,8 +15,7 @@ import sqlalchemy as sa
 
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import pushes
-from tests.device.devices import RawClient
-from tests.device.test_mqtt import wait_until
+from tests.device.devices import RawClient, wait_until
 from tests.harness import App, PlatformThread, unique_node_id
 
 SUBSCRIPTIONS = "/iocm/app/sub/v1.2.0/subscriptions"

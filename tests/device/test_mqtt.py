@@ -6,7 +6,6 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,21 +18,13 @@ from tests.device.devices import (
     data_topic,
     hour_stamp,
     mqtt_device,
+    wait_until,
 )
 from tests.harness import App, PlatformThread
 from tests.receiver import Inbox
 
 DEVICES = "/iocm/app/dm/v1.4.0/devices"
 HISTORY = "/iocm/app/data/v1.2.0/deviceDataHistory"
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def device(app: App, device_id: str) -> dict[str, Any]:

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import desired_history
-from tests.device.devices import RawClient, command_topic, credentials, data_topic, mqtt_device
-from tests.device.test_mqtt import wait_until
+from tests.device.devices import RawClient, command_topic, credentials, data_topic, mqtt_device, wait_until
 from tests.harness import App, PlatformThread
 from tests.receiver import Inbox
 

@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 from iotdm.southbound.mqtt import codec
-from tests.api.test_profiles import import_profile, key_of, new_profile
 from tests.device.devices import PahoDevice, RawClient, command_topic, credentials, data_topic, mqtt_device
 from tests.harness import App, PlatformThread, unique_node_id
+from tests.profiles import import_profile, key_of, new_profile
 from tests.receiver import Inbox, shared
 
 DEVICES = "/iocm/app/dm/v1.4.0/devices"
