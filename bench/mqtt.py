@@ -23,27 +23,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import math
 import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
+
+from _common import default_iotdm, free_port, loop_name, machine_cpu_seconds, progress, run
+
+from iotdm.domain.device_auth import expected_password
+from iotdm.southbound.mqtt import codec
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ CONNECT_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 30.0  # for the PUBACKs still due when a publish phase ends
 
 
-# --- MQTT 3.1.1 on raw bytes ---------------------------------------------------------------------------------
+# --- MQTT 3.1.1: packets built once by the project's codec, the hot path on raw bytes ----------------------------
 
 PUBACK = 0x40
 CONNACK = 0x20
@@ -74,38 +74,21 @@ PINGREQ = b"\xc0\x00"
 DISCONNECT = b"\xe0\x00"
 
 
-def _remaining_length(length: int) -> bytes:
-    """The varint of MQTT 3.1.1 §2.2.3: seven bits per byte, least significant first."""
-    out = bytearray()
-    while True:
-        length, digit = divmod(length, 128)
-        out.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
-
-
-def _string(value: str | bytes) -> bytes:
-    raw = value.encode() if isinstance(value, str) else value
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def connect_packet(client_id: str, username: str, password: str, keep_alive: int) -> bytes:
-    """CONNECT, MQTT level 4, clean session, user name and password."""
-    body = _string("MQTT") + bytes((4, 0x80 | 0x40 | 0x02)) + keep_alive.to_bytes(2, "big")
-    body += _string(client_id) + _string(username) + _string(password)
-    return bytes((0x10,)) + _remaining_length(len(body)) + body
+    """CONNECT, MQTT level 4, clean session, user name and password (once per connection: the project's codec)."""
+    return codec.encode(codec.Connect(client_id, keep_alive=keep_alive, username=username, password=password.encode()))
 
 
 def publish_head(topic: str, payload_size: int) -> bytes:
     """A QoS 1 PUBLISH up to its packet id: the bytes every message of one connection shares."""
-    return bytes((0x32,)) + _remaining_length(len(_string(topic)) + 2 + payload_size) + _string(topic)
+    packet = codec.encode(codec.Publish(topic, bytes(payload_size), qos=1, packet_id=1))
+    return packet[: len(packet) - 2 - payload_size]
 
 
 def device_credentials(device_id: str, secret: str, now: datetime) -> tuple[str, str, str]:
-    """(clientId, username, password) of chapter 8: signType 0, HMAC-SHA256 keyed with the hour stamp."""
+    """(clientId, username, password) of chapter 8, signType 0."""
     stamp = now.astimezone(UTC).strftime("%Y%m%d%H")
-    password = hmac.new(stamp.encode(), secret.encode(), hashlib.sha256).hexdigest()
-    return f"{device_id}_0_0_{stamp}", device_id, password
+    return f"{device_id}_0_0_{stamp}", device_id, expected_password(secret, stamp)
 
 
 def report_payload(number: int) -> bytes:
@@ -382,21 +365,6 @@ async def register_devices(http_port: int, app_id: str, app_secret: str, count: 
 # --- The processes under test ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _machine_cpu_seconds() -> float:
-    """Busy CPU time of the whole machine (all cores) since boot, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 async def _wait_port(port: int, child: Child, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -462,22 +430,13 @@ class Child:
             process.wait()
 
 
-def default_iotdm() -> str:
-    # The installed script itself rather than a shim (pyenv's), so the child's pid is the server's.
-    script = Path(sysconfig.get_path("scripts")) / "iotdm"
-    found = str(script) if script.exists() else shutil.which("iotdm")
-    if found is None:
-        raise SystemExit("iotdm is not installed: pip install -e '.[test]'")
-    return found
-
-
 class Iotdm(Child):
     def __init__(self, iotdm: str, data_dir: Path, database_url: str | None) -> None:
         self.iotdm = iotdm
         self.data_dir = data_dir
         self.flags = ["--data-dir", str(data_dir)] + (["--database-url", database_url] if database_url else [])
-        self.http_port = _free_port()
-        self.mqtt_port = _free_port()
+        self.http_port = free_port(HOST)
+        self.mqtt_port = free_port(HOST)
         command = [iotdm, "serve", "--no-tls", "--host", HOST, "--http-port", str(self.http_port)]
         command += ["--mqtt-port", str(self.mqtt_port), *self.flags]
         super().__init__("iotdm", command, data_dir / "server.log")
@@ -504,7 +463,7 @@ def mosquitto_executable() -> str:
         return found
     if os.geteuid() != 0:
         raise RuntimeError("mosquitto is not installed (apt-get install -y mosquitto), or run with --no-mosquitto")
-    _progress("installing mosquitto with apt-get ...")
+    progress("installing mosquitto with apt-get ...")
     policy = subprocess.run(["apt-cache", "policy", "mosquitto"], capture_output=True, text=True, check=False)
     if "Candidate:" not in policy.stdout or "Candidate: (none)" in policy.stdout:
         subprocess.run(["apt-get", "update"], check=True, stdout=subprocess.DEVNULL)
@@ -515,7 +474,7 @@ def mosquitto_executable() -> str:
 
 class Mosquitto(Child):
     def __init__(self, executable: str, work_dir: Path, tag: str) -> None:
-        self.mqtt_port = _free_port()
+        self.mqtt_port = free_port(HOST)
         config = work_dir / f"mosquitto-{tag}.conf"
         # Acknowledges on receipt and keeps nothing: the broker's own per-message cost, nothing on disk.
         config.write_text(
@@ -543,14 +502,14 @@ class CpuWatch:
     _marks: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     def start(self) -> None:
-        self._marks = (time.perf_counter(), self.broker.cpu_seconds(), time.process_time(), _machine_cpu_seconds())
+        self._marks = (time.perf_counter(), self.broker.cpu_seconds(), time.process_time(), machine_cpu_seconds())
 
     def stop(self) -> None:
         t, broker, client, machine = self._marks
         self.seconds = time.perf_counter() - t
         self.broker_s = self.broker.cpu_seconds() - broker
         self.client_s = time.process_time() - client
-        self.machine_s = _machine_cpu_seconds() - machine
+        self.machine_s = machine_cpu_seconds() - machine
 
     def percents(self) -> dict[str, float]:
         other = max(0.0, self.machine_s - self.broker_s - self.client_s)
@@ -568,7 +527,7 @@ def _percentile_ms(ordered: list[float], p: float) -> float:
 async def publish_phase(
     broker: Child, port: int, devices: list[Device], opts: Options, profile: Path | None = None
 ) -> dict[str, Any]:
-    _progress(f"{broker.name}: connecting {len(devices):,} publishers ...")
+    progress(f"{broker.name}: connecting {len(devices):,} publishers ...")
     load = Load(opts.inflight)
     clients = await open_sessions(port, devices, opts.keep_alive, load)
     spy: subprocess.Popen[bytes] | None = None
@@ -576,7 +535,7 @@ async def publish_phase(
         load.running = True
         for client in clients:
             client.start()
-        _progress(f"{broker.name}: publishing, {opts.warmup:g} s warm-up, then {opts.duration:g} s measured ...")
+        progress(f"{broker.name}: publishing, {opts.warmup:g} s warm-up, then {opts.duration:g} s measured ...")
         spy = start_py_spy(profile, broker.pid)  # attaches during the warm-up
         await asyncio.sleep(opts.warmup)  # discarded: lazy imports, caches, batch sizes settling
         cpu = CpuWatch(broker)
@@ -597,7 +556,7 @@ async def publish_phase(
     await _settle(broker)  # iotdm marks every device offline: not on the next phase's CPU
     load.latencies.sort()
     rate = acked / cpu.seconds
-    _progress(f"{broker.name}: {rate:,.0f} acknowledged reports/s")
+    progress(f"{broker.name}: {rate:,.0f} acknowledged reports/s")
     return {
         "broker": broker.name,
         "connections": len(clients),
@@ -637,7 +596,7 @@ async def idle_phase(broker: Child, port: int, devices: list[Device], opts: Opti
     await asyncio.sleep(0.5)
     await _settle(broker)
     before = broker.rss_kib()
-    _progress(f"{broker.name}: opening {len(devices):,} idle connections (RSS {before / 1024:.1f} MiB) ...")
+    progress(f"{broker.name}: opening {len(devices):,} idle connections (RSS {before / 1024:.1f} MiB) ...")
     clients: list[MqttClient] = []
     pinger = asyncio.create_task(_pinger(clients, opts.keep_alive)) if opts.keep_alive else None
     try:
@@ -653,7 +612,7 @@ async def idle_phase(broker: Child, port: int, devices: list[Device], opts: Opti
             pinger.cancel()
         close_all(clients)
     per_connection = (after - before) / len(devices)
-    _progress(f"{broker.name}: RSS {after / 1024:.1f} MiB, {per_connection:.2f} KiB per connection")
+    progress(f"{broker.name}: RSS {after / 1024:.1f} MiB, {per_connection:.2f} KiB per connection")
     return {
         "broker": broker.name,
         "connections": len(devices),
@@ -683,7 +642,7 @@ def stop_py_spy(spy: subprocess.Popen[bytes] | None, out: Path | None) -> None:
     spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
     _, err = spy.communicate(timeout=60)
     if not out.exists():
-        _progress(f"py-spy wrote nothing: {err.decode(errors='replace')[-500:]}")
+        progress(f"py-spy wrote nothing: {err.decode(errors='replace')[-500:]}")
 
 
 # --- The benchmark ---------------------------------------------------------------------------------------------
@@ -703,10 +662,6 @@ class Options:
     check: bool
     profile: Path | None
     iotdm: str | None
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def raise_fd_limit(needed: int) -> int:
@@ -730,16 +685,14 @@ async def benchmark(opts: Options, work_dir: Path) -> dict[str, Any]:
     try:
         server.start()
         await server.ready()
-        _progress(
-            f"iotdm pid {server.pid}: http {server.http_port}, mqtt {server.mqtt_port}, data in {server.data_dir}"
-        )
+        progress(f"iotdm pid {server.pid}: http {server.http_port}, mqtt {server.mqtt_port}, data in {server.data_dir}")
         app_id, app_secret = server.create_app()
         wanted = max(opts.devices, opts.idle)
-        _progress(f"registering {wanted:,} devices ...")
+        progress(f"registering {wanted:,} devices ...")
         started = time.perf_counter()
         devices = await register_devices(server.http_port, app_id, app_secret, wanted)
         register_rate = len(devices) / (time.perf_counter() - started)
-        _progress(f"  {register_rate:,.0f} devices/s")
+        progress(f"  {register_rate:,.0f} devices/s")
 
         publishers = devices[: opts.devices]
         publish.append(await publish_phase(server, server.mqtt_port, publishers, opts, opts.profile))
@@ -810,7 +763,7 @@ def report(
             "database": "postgresql" if opts.database_url and "postgres" in opts.database_url else "sqlite",
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
-            "client_loop": _loop_name(),
+            "client_loop": loop_name(),
         },
         "register_per_s": round(register_rate, 1),
         "publish": publish,
@@ -865,23 +818,6 @@ def render_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _loop_name() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-def _run(main: Coroutine[Any, Any, T]) -> T:
-    """On uvloop when installed: the server runs on it too, and it halves the client's own overhead."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--devices", type=int, default=1000, help="publishing devices (connections); default 1000")
@@ -911,12 +847,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="iotdm-mqtt-bench-") as work:
         try:
-            doc = _run(benchmark(opts, Path(work)))
+            doc = run(benchmark(opts, Path(work)))
         except KeyboardInterrupt:
-            _progress("interrupted")
+            progress("interrupted")
             return 130
         except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-            _progress(f"benchmark failed: {exc}")
+            progress(f"benchmark failed: {exc}")
             return 1
     print(json.dumps(doc, indent=2) if opts.as_json else render_table(doc))
     return 1 if opts.check and not all(t["met"] for t in doc["targets"]) else 0

@@ -31,19 +31,19 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
+
+from _common import default_iotdm, free_port, loop_name, machine_cpu_seconds, progress, run
 
 LOGIN_PATH = "/iocm/app/sec/v1.1.0/login"
 REGISTER_PATH = "/iocm/app/reg/v1.1.0/deviceCredentials"
@@ -304,42 +304,18 @@ async def run_phase(
 
     server_cpu = server.cpu_seconds() if server else 0.0
     client_cpu = time.process_time()
-    machine_cpu = _machine_cpu_seconds()
+    machine_cpu = machine_cpu_seconds()
     started = time.perf_counter()
     budget.deadline = started + duration if duration is not None else None
     await asyncio.gather(*(worker(conn) for conn in conns))
     result.seconds = time.perf_counter() - started
     result.client_cpu_s = time.process_time() - client_cpu
     result.server_cpu_s = (server.cpu_seconds() - server_cpu) if server else 0.0
-    result.machine_cpu_s = _machine_cpu_seconds() - machine_cpu
+    result.machine_cpu_s = machine_cpu_seconds() - machine_cpu
     return result
 
 
-def _machine_cpu_seconds() -> float:
-    """Busy CPU time of the whole machine (all cores) since boot, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already counted in user
-
-
 # The server under test
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def default_iotdm() -> str:
-    # The installed script itself rather than a shim (pyenv's), so the child's pid is the server's.
-    script = Path(sysconfig.get_path("scripts")) / "iotdm"
-    found = str(script) if script.exists() else shutil.which("iotdm")
-    if found is None:
-        raise SystemExit("iotdm is not installed: pip install -e '.[test]'")
-    return found
 
 
 class ServerProcess:
@@ -484,20 +460,16 @@ class Options:
     iotdm: str | None
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 async def benchmark(opts: Options, data_dir: Path) -> dict[str, Any]:
     host = "127.0.0.1"
-    target = Target(host, _free_port(host))
+    target = Target(host, free_port(host))
     server = ServerProcess(opts.iotdm or default_iotdm(), data_dir, host, target.port, opts.database_url)
     rng = random.Random(opts.seed)
     results: list[PhaseResult] = []
     try:
         server.start()
         await server.wait_healthy(target)
-        _progress(f"server pid {server.pid} on http://{host}:{target.port}, data in {data_dir}")
+        progress(f"server pid {server.pid} on http://{host}:{target.port}, data in {data_dir}")
         app_id, secret = server.create_app()
         profiler = Profiler(opts.profile_dir, opts.profile_format, server.pid)
         sized = {"count": opts.requests} if opts.requests else {"duration": opts.duration}
@@ -506,10 +478,10 @@ async def benchmark(opts: Options, data_dir: Path) -> dict[str, Any]:
             if warm and opts.warmup > 0:
                 # Discarded: first calls pay for lazy imports, caches and SQLite's page cache.
                 await run_phase(f"{name}-warmup", target, opts.concurrency, make, duration=opts.warmup)
-            _progress(f"measuring {name} ...")
+            progress(f"measuring {name} ...")
             with profiler.phase(name):
                 result = await run_phase(name, target, opts.concurrency, make, server=server, **kwargs)
-            _progress(f"  {result.requests} requests, {result.errors} errors, {result.rps:,.0f}/s")
+            progress(f"  {result.requests} requests, {result.errors} errors, {result.rps:,.0f}/s")
             results.append(result)
             return result
 
@@ -600,7 +572,7 @@ def report(
             "database": "postgresql" if opts.database_url and "postgres" in opts.database_url else "sqlite",
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
-            "client_loop": _loop_name(),
+            "client_loop": loop_name(),
         },
         "operations": [r.summary() for r in results],
         "server": {"pid": pid, "rss_mib": round(rss_mib, 1), "peak_rss_mib": round(peak_rss_mib, 1)},
@@ -648,23 +620,6 @@ def render_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _loop_name() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-def _run(main: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when installed: it is what uvicorn uses too, and it halves the client's own overhead."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (connections); default 32")
@@ -685,7 +640,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         parser.error("--concurrency, --devices and --requests must be at least 1")
     opts = Options(**vars(args))
     if not opts.requests and 2 * (opts.duration + opts.warmup) > REGISTRATION_TIMEOUT_S - 20:
-        _progress("warning: devices expire 180 s after registration; later GET device calls will answer 404")
+        progress("warning: devices expire 180 s after registration; later GET device calls will answer 404")
     return opts
 
 
@@ -699,12 +654,12 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = opts.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="iotdm-bench-")))
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            doc = _run(benchmark(opts, data_dir))
+            doc = run(benchmark(opts, data_dir))
         except KeyboardInterrupt:
-            _progress("interrupted")
+            progress("interrupted")
             return 130
         except RuntimeError as exc:
-            _progress(f"benchmark failed: {exc}")
+            progress(f"benchmark failed: {exc}")
             return 1
     print(json.dumps(doc, indent=2) if opts.as_json else render_table(doc))
     return 1 if opts.check and not all(t["met"] for t in doc["targets"]) else 0

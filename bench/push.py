@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import urlencode
 
+from _common import default_iotdm, free_port, loop_name, machine_cpu_seconds, progress, run
 from mqtt import (
     CONNECT_TIMEOUT_S,
     HOST,
@@ -53,13 +54,7 @@ from mqtt import (
     Iotdm,
     Load,
     MqttClient,
-    _free_port,
-    _loop_name,
-    _machine_cpu_seconds,
-    _progress,
-    _run,
     connect_packet,
-    default_iotdm,
     device_credentials,
     http_connect,
     publish_head,
@@ -222,7 +217,7 @@ class Receiver(Child):
     """The receiver process, with its request total in a shared 8-byte file and commands on its stdin."""
 
     def __init__(self, work_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port(HOST)
         self.counter_path = work_dir / "receiver.count"
         self.counter_path.write_bytes(bytes(8))
         command = [sys.executable, __file__, "--receiver", str(self.port), str(self.counter_path)]
@@ -483,9 +478,9 @@ class Driver:
 
     def _ensure_running(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run())
+            self._task = asyncio.create_task(self.run())
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             if self._backlog is not None:
                 want = self._backlog - (self.pushes_due - self.receiver.count())
@@ -527,7 +522,7 @@ class CpuWatch:
     def _now(self) -> tuple[float, ...]:
         server = self.server.cpu_seconds() if self.server else 0.0
         receiver = self.receiver.cpu_seconds()
-        return time.perf_counter(), server, receiver, time.process_time(), _machine_cpu_seconds()
+        return time.perf_counter(), server, receiver, time.process_time(), machine_cpu_seconds()
 
     def start(self) -> None:
         self._marks = self._now()
@@ -744,9 +739,9 @@ async def measure_burst(server: Iotdm, receiver: Receiver, driver: Driver, size:
 
 async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Options) -> dict[str, Any]:
     """One subscription count on a server of its own: apps, devices, the saturated then the paced measurement."""
-    _progress(f"{count} subscription(s): iotdm pid {server.pid}, creating {count} app(s), each subscribed ...")
+    progress(f"{count} subscription(s): iotdm pid {server.pid}, creating {count} app(s), each subscribed ...")
     apps = await create_apps(server, count, receiver.port)
-    _progress(f"  registering {opts.devices:,} devices over them, connecting them ...")
+    progress(f"  registering {opts.devices:,} devices over them, connecting them ...")
     devices = await devices_of(server, apps, opts.devices)
     load = Load(inflight=0)  # never running: PUBACKs are counted, not answered with more reports
     reporters = await open_reporters(server.mqtt_port, devices, load)
@@ -758,31 +753,31 @@ async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Option
     paced: dict[str, Any] | None = None
     burst: dict[str, Any] | None = None
     try:
-        _progress(f"  saturated: {opts.warmup:g} s warm-up, then {opts.duration:g} s measured ...")
+        progress(f"  saturated: {opts.warmup:g} s warm-up, then {opts.duration:g} s measured ...")
         driver.saturate(opts.backlog)
         await asyncio.sleep(opts.warmup)
         saturated = await measure(server, receiver, driver, opts.duration, profile)
-        _progress(f"  {saturated['pushes_per_s']:,.0f} pushes/s")
+        progress(f"  {saturated['pushes_per_s']:,.0f} pushes/s")
         rate = min(opts.paced_rate, PACED_SHARE * saturated["pushes_per_s"])
         await driver.pause()
         if await _until_received(receiver, driver.pushes_due):
-            _progress(f"  paced at {rate:,.0f} reports/s: 1 s to settle, then {opts.paced_duration:g} s measured ...")
+            progress(f"  paced at {rate:,.0f} reports/s: 1 s to settle, then {opts.paced_duration:g} s measured ...")
             driver.pace(rate)
             await asyncio.sleep(1.0)
             paced = {"offered_per_s": round(rate, 1), **await measure(server, receiver, driver, opts.paced_duration)}
-            _progress(f"  lag p50 {paced['lag_p50_ms']:,.1f} ms, p99 {paced['lag_p99_ms']:,.1f} ms")
+            progress(f"  lag p50 {paced['lag_p50_ms']:,.1f} ms, p99 {paced['lag_p99_ms']:,.1f} ms")
             await driver.pause()
             await _until_received(receiver, driver.pushes_due)
         else:
-            _progress(f"  the backlog did not drain in {DRAIN_TIMEOUT_S:.0f} s: no paced measurement")
+            progress(f"  the backlog did not drain in {DRAIN_TIMEOUT_S:.0f} s: no paced measurement")
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while any(r.pending for r in reporters) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         if opts.burst and receiver.count() >= driver.pushes_due and not any(r.pending for r in reporters):
-            _progress(f"  burst of {opts.burst:,} reports, {BURST_WINDOW} in flight per device ...")
+            progress(f"  burst of {opts.burst:,} reports, {BURST_WINDOW} in flight per device ...")
             burst = await measure_burst(server, receiver, driver, opts.burst)
             drain = burst["drain_pushes_per_s"]
-            _progress(
+            progress(
                 f"  ingested in {burst['ingest_s']:.2f} s, all pushed after {burst['whole_s']:.2f} s: "
                 f"{burst['pushes_per_s']:,.0f} pushes/s, drain "
                 + (f"{drain:,.0f} pushes/s" if drain is not None else "none (pushed as fast as ingested)")
@@ -791,7 +786,7 @@ async def push_phase(server: Iotdm, receiver: Receiver, count: int, opts: Option
             while any(r.pending for r in reporters) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         elif opts.burst:
-            _progress("  earlier reports not all pushed or acknowledged: no burst measurement")
+            progress("  earlier reports not all pushed or acknowledged: no burst measurement")
         missing = driver.pushes_due - receiver.count()
         unacked = sum(r.pending for r in reporters)
         lost = sum(r.transport is None for r in reporters)
@@ -822,9 +817,9 @@ async def benchmark(opts: Options, work_dir: Path) -> dict[str, Any]:
     try:
         receiver.start()
         await receiver.ready()
-        _progress(f"receiver pid {receiver.pid} on http://{HOST}:{receiver.port}: measuring it alone ...")
+        progress(f"receiver pid {receiver.pid} on http://{HOST}:{receiver.port}: measuring it alone ...")
         alone = await receiver_ceiling(receiver, connections=64, seconds=2.0)
-        _progress(
+        progress(
             f"  {alone['requests_per_s']:,.0f} requests/s at {alone['receiver_cpu_pct']:.0f} % of a core "
             f"(ceiling about {alone['ceiling_per_s']:,.0f}/s)"
         )
@@ -884,7 +879,7 @@ def report(opts: Options, alone: dict[str, Any], phases: list[dict[str, Any]]) -
             "database": "postgresql" if opts.database_url and "postgres" in opts.database_url else "sqlite",
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
-            "client_loop": _loop_name(),
+            "client_loop": loop_name(),
         },
         "receiver_alone": alone,
         "phases": phases,
@@ -1037,7 +1032,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--receiver"]:  # the receiver process this benchmark starts
-        _run(_receive(int(argv[1]), Path(argv[2])))
+        run(_receive(int(argv[1]), Path(argv[2])))
         return 0
     opts = parse_args(argv)
     raise_fd_limit(opts.devices + 1024)
@@ -1047,12 +1042,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="iotdm-push-bench-") as work:
         try:
-            doc = _run(benchmark(opts, Path(work)))
+            doc = run(benchmark(opts, Path(work)))
         except KeyboardInterrupt:
-            _progress("interrupted")
+            progress("interrupted")
             return 130
         except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-            _progress(f"benchmark failed: {exc}")
+            progress(f"benchmark failed: {exc}")
             return 1
     print(json.dumps(doc, indent=2) if opts.as_json else render_table(doc))
     return 1 if opts.check and not all(t["met"] for t in doc["targets"]) else 0
