@@ -157,28 +157,19 @@ class AppService:
             raise PlatformError(E.THROTTLED)
         if not target_app_id or target_app_id == app_key:
             return app_key
-
-        def check_grant(conn: sa.Connection) -> None:
-            if app_store.get(conn, target_app_id) is None:
-                raise PlatformError(E.APP_NOT_EXISTED)
-            if not app_store.is_granted(conn, target_app_id, app_key):
-                raise PlatformError(E.APP_NOT_AUTHORIZED)
-
-        await self._db.read(check_grant)
-        return target_app_id
+        return await self._db.read(lambda conn: target_app(conn, app_key, target_app_id))
 
     async def verify_token(self, app_id: str, access_token: str) -> None:
         """The app's current accessToken (apps on the MQTT listener, DECISIONS S5), else PlatformError: 100203 for
         an unknown app, 1010005 for a bad token. No flow control: a connection is not an API call."""
-        if await self._db.read(lambda conn: app_store.get(conn, app_id)) is None:
-            raise PlatformError(E.APP_NOT_EXISTED)
-        await self._verify(app_id, credentials.digest(access_token))
+        await self._verify(app_id, credentials.digest(access_token), unknown=E.APP_NOT_EXISTED)
 
-    async def _verify(self, app_id: str, token_hash: str) -> _VerifiedCaller:
+    async def _verify(self, app_id: str, token_hash: str, unknown: E = E.TOKEN_INVALID) -> _VerifiedCaller:
         row = await self._db.read(lambda conn: app_store.get(conn, app_id))
+        if row is None:
+            raise PlatformError(unknown)
         if (
-            row is None
-            or row["access_token_hash"] is None
+            row["access_token_hash"] is None
             or not hmac.compare_digest(token_hash, row["access_token_hash"])
             or row["access_expires_at"] <= now_ms()
         ):
@@ -186,3 +177,15 @@ class AppService:
         caller = _VerifiedCaller(token_hash, row["access_expires_at"], row["rate_limit"], time.monotonic())
         self._verified[app_id] = caller
         return caller
+
+
+def target_app(conn: sa.Connection, caller: str, app_id: str) -> str:
+    """G5: the app a call names with ``appId`` -- the caller itself, or an app that authorized it; else 100203 for an
+    unknown app and 100217 for one that did not authorize the caller."""
+    if app_id == caller:
+        return caller
+    if app_store.get(conn, app_id) is None:
+        raise PlatformError(E.APP_NOT_EXISTED)
+    if not app_store.is_granted(conn, app_id, caller):
+        raise PlatformError(E.APP_NOT_AUTHORIZED)
+    return app_id

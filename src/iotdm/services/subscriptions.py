@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from iotdm.domain import subscriptions as rules
 from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.subscriptions import Channel
+from iotdm.services.apps import target_app
 from iotdm.services.clock import now_ms
-from iotdm.store import apps as app_store
 from iotdm.store import subscriptions as store
 from iotdm.store.engine import Database
 from iotdm.store.subscriptions import SubscriptionFilter
@@ -57,7 +57,7 @@ class Subscriptions:
         def insert(conn: sa.Connection) -> dict[str, Any]:
             values = {
                 "subscription_id": uuid.uuid4().hex,
-                "app_id": _acting_for(conn, caller, req.app_id) if req.app_id else acting_for,
+                "app_id": target_app(conn, caller, req.app_id) if req.app_id else acting_for,
                 "created_by": caller,
                 "notify_type": rules.service_notify_type(req.notify_type),
                 "callback_url": rules.callback_url(req.callback_url),
@@ -143,15 +143,3 @@ class Subscriptions:
 
 def _views(rows: Sequence[sa.RowMapping]) -> list[dict[str, Any]]:
     return [rules.subscription_view(row) for row in rows]
-
-
-def _acting_for(conn: sa.Connection, caller: str, app_id: str) -> str:
-    """G5 for §1.6.1's appId, which comes in the body: own app = omitted; unknown 100203; not authorized 100217
-    (the query's appId gets the same rules at authentication)."""
-    if app_id == caller:
-        return caller
-    if app_store.get(conn, app_id) is None:
-        raise PlatformError(E.APP_NOT_EXISTED)
-    if not app_store.is_granted(conn, app_id, caller):
-        raise PlatformError(E.APP_NOT_AUTHORIZED)
-    return app_id

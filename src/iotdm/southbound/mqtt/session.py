@@ -80,7 +80,6 @@ class Session(asyncio.Protocol):
         "_keep_alive",
         "_last_packet_id",
         "_lost",
-        "_read_paused",
         "_ready",
         "_transport",
         "_worker",
@@ -99,7 +98,6 @@ class Session(asyncio.Protocol):
         self._ready: list[codec.Packet] = []
         self._worker: asyncio.Task[None] | None = None
         self._lost = False
-        self._read_paused = False
         self._write_paused_at: float | None = None
         self._keep_alive: float | None = None
         self._binary_commands = False  # the device listens on command/binary: send it bytes through its codec
@@ -369,14 +367,14 @@ class Session(asyncio.Protocol):
         transport.write(data)
 
     def _pause_reading(self) -> None:
-        if not self._read_paused and self._transport is not None and not self._transport.is_closing():
-            self._read_paused = True
-            self._transport.pause_reading()
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and transport.is_reading():
+            transport.pause_reading()
 
     def _resume_reading(self) -> None:
-        if self._read_paused and self._transport is not None and not self._transport.is_closing():
-            self._read_paused = False
-            self._transport.resume_reading()
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and not transport.is_reading():
+            transport.resume_reading()
 
     def _peer(self) -> str:
         return str(self._transport.get_extra_info("peername")) if self._transport is not None else "?"
