@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,23 @@ IOTDM = [sys.executable, "-m", "iotdm"]
 
 def db_flags() -> list[str]:
     return ["--database-url", TEST_DATABASE_URL] if TEST_DATABASE_URL else []
+
+
+def iotdm(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """An operator command on ``data_dir`` (and the test database); its output as text."""
+    # Wide enough that rich never folds a table cell the assertions look for.
+    env = {**os.environ, "COLUMNS": "300"}
+    return subprocess.run(
+        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags()], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def create_app(data_dir: Path, name: str) -> dict[str, str]:
+    """An app made by the operator command, without flow control: ``appId`` and ``secret``."""
+    created = iotdm("app", "create", name, "--rate-limit", "0", "--json", data_dir=data_dir)
+    assert created.returncode == 0, created.stderr
+    app: dict[str, str] = json.loads(created.stdout)
+    return app
 
 
 class Server:

@@ -15,13 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.device.devices import credentials, data_topic
-from tests.processes import IOTDM, Server, db_flags
-
-
-def iotdm(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags()], capture_output=True, text=True, timeout=60
-    )
+from tests.processes import IOTDM, Server, db_flags, iotdm
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -21,17 +19,9 @@ from iotdm.settings import Settings
 from iotdm.store.engine import Database
 from iotdm.store.schema import dead_letters, pushes, subscriptions
 from tests.harness import TEST_DATABASE_URL
-from tests.processes import IOTDM, Server, db_flags
+from tests.processes import Server, iotdm
 
 T = TypeVar("T")
-
-
-def iotdm(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    # Wide enough that rich never folds a table cell the assertions look for.
-    env = {**os.environ, "COLUMNS": "300"}
-    return subprocess.run(
-        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags()], capture_output=True, text=True, timeout=60, env=env
-    )
 
 
 def on_database(data_dir: Path, fn: Callable[[sa.Connection], T]) -> T:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,17 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import IOTDM, Server, db_flags
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "profile-multisensor.json"
-
-
-def iotdm(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    # Wide enough that rich never folds a table cell the assertions look for.
-    env = {**os.environ, "COLUMNS": "300"}
-    return subprocess.run(
-        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags()], capture_output=True, text=True, timeout=60, env=env
-    )
+from tests.processes import Server, iotdm
+from tests.profiles import EXAMPLE
 
 
 @pytest.fixture

@@ -9,21 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import IOTDM, Server, db_flags
+from tests.processes import IOTDM, Server, create_app
 
 
 def test_simulated_devices_report_and_are_stored(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = Server(data_dir, "--no-tls")
     try:
-        created = subprocess.run(
-            [*IOTDM, "app", "create", "sim", "--rate-limit", "0", "--json", "--data-dir", str(data_dir), *db_flags()],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        app = json.loads(created.stdout)
+        app = create_app(data_dir, "sim")
         saved = tmp_path / "fleet.json"
         mqtt = server.mqtt_url.removeprefix("mqtt://").replace("localhost", "127.0.0.1")
         run = subprocess.run(

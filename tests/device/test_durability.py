@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,19 +15,7 @@ import httpx
 import paho.mqtt.client as mqtt
 
 from tests.device.devices import credentials, data_topic
-from tests.processes import IOTDM, Server, db_flags
-
-
-def _app(data_dir: Path) -> dict[str, str]:
-    out = subprocess.run(
-        [*IOTDM, "app", "create", "durable", "--rate-limit", "0", "--json", "--data-dir", str(data_dir), *db_flags()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    created: dict[str, str] = json.loads(out.stdout)
-    return created
+from tests.processes import Server, create_app
 
 
 @contextmanager
@@ -43,7 +30,7 @@ def test_every_acknowledged_report_survives_a_hard_kill(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = Server(data_dir, "--no-tls")
     try:
-        app = _app(data_dir)
+        app = create_app(data_dir, "durable")
         with _api(server, app) as api:
             registered = api.post(
                 "/iocm/app/reg/v2.0.0/deviceCredentials",
