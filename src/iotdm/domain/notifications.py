@@ -7,18 +7,8 @@ from enum import StrEnum
 from typing import Any
 
 from iotdm.domain.devices import Row, device_info
+from iotdm.domain.notify_types import NotifyType
 from iotdm.domain.times import format_time
-
-
-class NotifyType(StrEnum):
-    DEVICE_ADDED = "deviceAdded"
-    BIND_DEVICE = "bindDevice"
-    DEVICE_INFO_CHANGED = "deviceInfoChanged"
-    DEVICE_DELETED = "deviceDeleted"
-    DEVICE_DATA_CHANGED = "deviceDataChanged"
-    DEVICE_DATAS_CHANGED = "deviceDatasChanged"
-    DESIRED_STATUS_CHANGED = "deviceDesiredPropertiesModifyStatusChanged"
-    DEVICE_EVENT = "deviceEvent"  # SDK vocabulary only (S2)
 
 
 class BindResult(StrEnum):

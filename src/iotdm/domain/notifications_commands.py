@@ -10,13 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from iotdm.domain.notifications import address
+from iotdm.domain.notify_types import NotifyType
 from iotdm.domain.times import format_time
-
-
-class CommandNotifyType(StrEnum):
-    MESSAGE_CONFIRM = "messageConfirm"
-    COMMAND_RSP = "commandRsp"
-    SERVICE_INFO_CHANGED = "serviceInfoChanged"  # SDK vocabulary only (S2)
 
 
 class ConfirmStatus(StrEnum):
@@ -55,7 +50,7 @@ def message_confirm(
     acknowledgment arrived. A bare acknowledgment carries the empty object, as the reference's example does.
     """
     return {
-        "notifyType": CommandNotifyType.MESSAGE_CONFIRM.value,
+        "notifyType": NotifyType.MESSAGE_CONFIRM.value,
         "header": {
             "requestId": request_id,
             "from": address(device_id, service_id),
@@ -82,7 +77,7 @@ def command_rsp(
     rather than a made-up response name (the table's ``INVITE-RSP``), so the app can match it to its request.
     """
     return {
-        "notifyType": CommandNotifyType.COMMAND_RSP.value,
+        "notifyType": NotifyType.COMMAND_RSP.value,
         "header": {
             "requestId": request_id,
             "from": address(device_id, service_id),
@@ -113,7 +108,7 @@ def service_info_changed(
     """SDK §2.3.5.6 L8986: a command changed the service's masked commands. ``muteCmds`` is a list, as its table
     types it (List<String>), not the example's bare string (digest §7.16)."""
     return {
-        "notifyType": CommandNotifyType.SERVICE_INFO_CHANGED.value,
+        "notifyType": NotifyType.SERVICE_INFO_CHANGED.value,
         "deviceId": device_id,
         "gatewayId": gateway_id,
         "serviceId": service_id,

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from iotdm.domain.notify_types import NotifyType
 from iotdm.domain.times import format_time
 
-RULE_EVENT = "ruleEvent"
 AUTHOR_MAX = 256  # L3778
 
 
@@ -77,7 +77,7 @@ def rule_event(
     if len(author) > AUTHOR_MAX:
         raise ValueError(f"author is longer than {AUTHOR_MAX} characters")
     return {
-        "notifyType": RULE_EVENT,
+        "notifyType": NotifyType.RULE_EVENT.value,
         "author": author,
         "ruleId": rule_id,
         "ruleName": rule_name,

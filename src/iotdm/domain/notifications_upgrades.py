@@ -10,14 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from iotdm.domain.notify_types import NotifyType
 from iotdm.domain.times import format_time
-
-
-class UpgradeNotifyType(StrEnum):
-    SW_STATE_CHANGED = "swUpgradeStateChangeNotify"
-    SW_RESULT = "swUpgradeResultNotify"
-    FW_STATE_CHANGED = "fwUpgradeStateChangeNotify"
-    FW_RESULT = "fwUpgradeResultNotify"
 
 
 class UpgradeState(StrEnum):
@@ -44,7 +38,7 @@ class UpgradeResult(StrEnum):
 
 
 def _task(
-    notify_type: UpgradeNotifyType, device_id: str, app_id: str, operation_id: str, sub_operation_id: str
+    notify_type: NotifyType, device_id: str, app_id: str, operation_id: str, sub_operation_id: str
 ) -> dict[str, Any]:
     """The five fields every upgrade push starts with; ``appId`` is the app owning the device."""
     return {
@@ -61,7 +55,7 @@ def sw_upgrade_state_changed(
 ) -> dict[str, Any]:
     """§1.6.7.15 L3908."""
     return {
-        **_task(UpgradeNotifyType.SW_STATE_CHANGED, device_id, app_id, operation_id, sub_operation_id),
+        **_task(NotifyType.SW_STATE_CHANGED, device_id, app_id, operation_id, sub_operation_id),
         "swUpgradeState": UpgradeState(state).value,
     }
 
@@ -84,7 +78,7 @@ def sw_upgrade_result(
     """§1.6.7.16 L3971. ``upgradeTime`` is "the upgrade time" here: when the sub-operation finished.
     ``errorCode`` and ``description`` are the device's error and its cause, None when it reported none."""
     return {
-        **_task(UpgradeNotifyType.SW_RESULT, device_id, app_id, operation_id, sub_operation_id),
+        **_task(NotifyType.SW_RESULT, device_id, app_id, operation_id, sub_operation_id),
         "curVersion": cur_version,
         "targetVersion": target_version,
         "sourceVersion": source_version,
@@ -102,7 +96,7 @@ def fw_upgrade_state_changed(
     """§1.6.7.17 L4049: ``step`` "0".."3" with its ``stepDesc``."""
     state = UpgradeState(state)
     return {
-        **_task(UpgradeNotifyType.FW_STATE_CHANGED, device_id, app_id, operation_id, sub_operation_id),
+        **_task(NotifyType.FW_STATE_CHANGED, device_id, app_id, operation_id, sub_operation_id),
         "step": FIRMWARE_STEPS[state],
         "stepDesc": state.value,
     }
@@ -124,7 +118,7 @@ def fw_upgrade_result(
     """§1.6.7.18 L4119. Unlike software's, ``upgradeTime`` is "the firmware upgrade duration" (L4154): whole
     seconds, as a string like every field here."""
     return {
-        **_task(UpgradeNotifyType.FW_RESULT, device_id, app_id, operation_id, sub_operation_id),
+        **_task(NotifyType.FW_RESULT, device_id, app_id, operation_id, sub_operation_id),
         "curVersion": cur_version,
         "targetVersion": target_version,
         "sourceVersion": source_version,

@@ -10,11 +10,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from iotdm.domain.devices import Row
 from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.notify_types import NotifyType
 
 NAME_MAX = 256  # String(256) in the §1.5.5 tables
 DESCRIPTION_MAX = 10240
@@ -39,14 +39,6 @@ KEY_FIELDS: tuple[tuple[str, str], ...] = (
 
 class ProfileError(ValueError):
     """A profile that does not follow docs/profiles.md; the message says where and why."""
-
-
-class ProfileNotifyType(StrEnum):
-    CAPABILITIES_ADDED = "deviceCapabilitiesAdded"
-    CAPABILITIES_CHANGED = "deviceCapabilitiesChanged"
-    CAPABILITIES_DELETED = "deviceCapabilitiesDeleted"
-    MODEL_ADDED = "deviceModelAdded"
-    MODEL_DELETED = "deviceModelDeleted"
 
 
 @dataclass(frozen=True)
@@ -389,7 +381,7 @@ def to_json(profile: Profile) -> dict[str, Any]:
     return {**profile.key.json(), "productId": profile.product_id, "services": capabilities(profile)}
 
 
-def _notification(notify_type: ProfileNotifyType, app_id: str, key: ProfileKey) -> dict[str, Any]:
+def _notification(notify_type: NotifyType, app_id: str, key: ProfileKey) -> dict[str, Any]:
     """§1.6.7.6-8 and SDK §2.3.5.11-12 share these seven fields."""
     return {
         "notifyType": notify_type.value,
@@ -405,14 +397,14 @@ def _notification(notify_type: ProfileNotifyType, app_id: str, key: ProfileKey) 
 def added_notifications(app_id: str, key: ProfileKey, *, replaced: bool) -> list[dict[str, Any]]:
     """One payload per vocabulary (S2). A replaced profile is chapter 1's deviceCapabilitiesChanged; the SDK
     vocabulary has no "changed", so its subscribers hear deviceModelAdded again."""
-    first = ProfileNotifyType.CAPABILITIES_CHANGED if replaced else ProfileNotifyType.CAPABILITIES_ADDED
-    return [_notification(first, app_id, key), _notification(ProfileNotifyType.MODEL_ADDED, app_id, key)]
+    first = NotifyType.CAPABILITIES_CHANGED if replaced else NotifyType.CAPABILITIES_ADDED
+    return [_notification(first, app_id, key), _notification(NotifyType.MODEL_ADDED, app_id, key)]
 
 
 def deleted_notifications(app_id: str, key: ProfileKey) -> list[dict[str, Any]]:
     return [
-        _notification(ProfileNotifyType.CAPABILITIES_DELETED, app_id, key),
-        _notification(ProfileNotifyType.MODEL_DELETED, app_id, key),
+        _notification(NotifyType.CAPABILITIES_DELETED, app_id, key),
+        _notification(NotifyType.MODEL_DELETED, app_id, key),
     ]
 
 

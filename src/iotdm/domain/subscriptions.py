@@ -14,31 +14,18 @@ from urllib.parse import urlsplit
 
 from iotdm.domain.devices import Row
 from iotdm.domain.errors import E, PlatformError
+from iotdm.domain.notify_types import NotifyType
 
-# §1.6.1 L2385-2388: what the service-data subscription takes.
-SERVICE_TYPES: Final = frozenset(
-    {
-        "deviceAdded",
-        "bindDevice",
-        "deviceInfoChanged",
-        "deviceDataChanged",
-        "deviceDatasChanged",
-        "deviceCapabilitiesChanged",
-        "deviceCapabilitiesAdded",
-        "deviceCapabilitiesDeleted",
-        "deviceDeleted",
-        "messageConfirm",
-        "commandRsp",
-        "ruleEvent",
-        "deviceDesiredPropertiesModifyStatusChanged",
-    }
-)
-# The SDK chapters' additions (L8219), accepted on §1.6.1 too (DECISIONS S2).
-SDK_TYPES: Final = frozenset({"deviceEvent", "serviceInfoChanged", "deviceModelAdded", "deviceModelDeleted"})
 # §1.6.2 L2472: what the management-data subscription takes, and only it.
 MANAGEMENT_TYPES: Final = frozenset(
-    {"swUpgradeStateChangeNotify", "swUpgradeResultNotify", "fwUpgradeStateChangeNotify", "fwUpgradeResultNotify"}
+    {NotifyType.SW_STATE_CHANGED, NotifyType.SW_RESULT, NotifyType.FW_STATE_CHANGED, NotifyType.FW_RESULT}
 )
+# The SDK chapters' additions (L8219), accepted on §1.6.1 too (DECISIONS S2).
+SDK_TYPES: Final = frozenset(
+    {NotifyType.DEVICE_EVENT, NotifyType.SERVICE_INFO_CHANGED, NotifyType.MODEL_ADDED, NotifyType.MODEL_DELETED}
+)
+# §1.6.1 L2385-2388: what the service-data subscription takes.
+SERVICE_TYPES: Final = frozenset(NotifyType) - MANAGEMENT_TYPES - SDK_TYPES
 SUBSCRIBABLE_TYPES: Final = SERVICE_TYPES | SDK_TYPES
 # §1.6.4 L2606-2609 and §1.6.6 L2756-2759 filter on all of them.
 ALL_TYPES: Final = SUBSCRIBABLE_TYPES | MANAGEMENT_TYPES

@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from iotdm.domain import notifications
+from iotdm.domain.notify_types import NotifyType
 from iotdm.domain.reports import ServiceData
 from iotdm.domain.times import format_time
 from iotdm.services.batching import next_batch
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 # requestIds of deviceDatasChanged: unique per node start and cheap (uuid4 per report showed in profiles).
 _REQUEST_PREFIX = f"{uuid.uuid4().hex[:12]}-"
 _request_numbers = itertools.count(1)
-_DATA_CHANGED = notifications.NotifyType.DEVICE_DATA_CHANGED.value
-_DATAS_CHANGED = notifications.NotifyType.DEVICE_DATAS_CHANGED.value
+_DATA_CHANGED = NotifyType.DEVICE_DATA_CHANGED.value
+_DATAS_CHANGED = NotifyType.DEVICE_DATAS_CHANGED.value
 
 
 @dataclass(slots=True)
