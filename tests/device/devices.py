@@ -84,6 +84,15 @@ class RawClient:
         self.sock.close()
 
 
+def listening(node: PlatformThread, device_id: str, secret: str) -> RawClient:
+    """A device connected and subscribed to its command topic."""
+    client = RawClient(node)
+    assert client.connect(*credentials(device_id, secret)) == 0
+    client.send(codec.Subscribe(1, ((command_topic(device_id), 1),)))
+    assert client.receive() == codec.SubAck(1, (1,))
+    return client
+
+
 class PahoDevice:
     """A real paho-mqtt client logged in as a device."""
 

@@ -9,19 +9,11 @@ import sqlalchemy as sa
 
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import desired_history
-from tests.device.devices import RawClient, command_topic, credentials, data_topic, mqtt_device, wait_until
+from tests.device.devices import RawClient, data_topic, listening, mqtt_device, wait_until
 from tests.harness import App, PlatformThread
 from tests.receiver import Inbox
 
 SHADOW = "/iocm/app/shadow/v1.5.0/devices"
-
-
-def listening(node: PlatformThread, device_id: str, secret: str) -> RawClient:
-    client = RawClient(node)
-    assert client.connect(*credentials(device_id, secret)) == 0
-    client.send(codec.Subscribe(1, ((command_topic(device_id), 1),)))
-    assert client.receive() == codec.SubAck(1, (1,))
-    return client
 
 
 def desired_message(client: RawClient) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from iotdm.southbound.mqtt import codec
-from tests.device.devices import PahoDevice, RawClient, command_topic, credentials, data_topic, mqtt_device
+from tests.device.devices import PahoDevice, RawClient, data_topic, listening, mqtt_device
 from tests.harness import App, PlatformThread, unique_node_id
 from tests.profiles import import_profile, key_of, new_profile
 from tests.receiver import Inbox, shared
@@ -49,15 +49,6 @@ def device_info(**known: Any) -> dict[str, Any]:
     """A DeviceInfo: every documented key, null where nothing is known (G3)."""
     assert set(known) <= set(DEVICE_INFO_KEYS)
     return {**dict.fromkeys(DEVICE_INFO_KEYS), "mute": "FALSE", "isSecurity": "FALSE", **known}
-
-
-def listening(node: PlatformThread, device_id: str, secret: str) -> RawClient:
-    """A device connected and subscribed to its command topic."""
-    client = RawClient(node)
-    assert client.connect(*credentials(device_id, secret)) == 0
-    client.send(codec.Subscribe(1, ((command_topic(device_id), 1),)))
-    assert client.receive() == codec.SubAck(1, (1,))
-    return client
 
 
 def answer_desired(client: RawClient, device_id: str, errcode: int) -> None:
