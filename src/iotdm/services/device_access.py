@@ -101,13 +101,13 @@ class DeviceAccess:
             if row is None:
                 return
             first = not row["activated"]
-            values = {"status": Status.ONLINE.value, "status_detail": "NONE", "last_online_at": now}
-            device_store.update(conn, device.device_id, {**values, "activated": True, "modified_at": now})
-            row = device_store.get_any(conn, device.device_id)
-            assert row is not None
+            changes = {"status": Status.ONLINE.value, "status_detail": "NONE", "last_online_at": now}
+            changes |= {"activated": True, "modified_at": now}
+            device_store.update(conn, device.device_id, changes)
+            written = {**row, **changes}  # the row as just written, without reading it back
             if first:
-                outbox.append(conn, row["app_id"], notifications.bind_device(row, BindResult.SUCCEEDED), now)
-            outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)
+                outbox.append(conn, row["app_id"], notifications.bind_device(written, BindResult.SUCCEEDED), now)
+            outbox.append(conn, row["app_id"], notifications.device_info_changed(written), now)
 
         await self._db.write(online)
 
@@ -124,12 +124,10 @@ class DeviceAccess:
             row = device_store.get_any(conn, device.device_id, lock=True)
             if row is None or row["status"] == Status.OFFLINE.value:
                 return
-            device_store.update(
-                conn, device.device_id, {"status": Status.OFFLINE.value, "status_detail": "NONE", "modified_at": now}
-            )
-            row = device_store.get_any(conn, device.device_id)
-            assert row is not None
-            outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)
+            changes = {"status": Status.OFFLINE.value, "status_detail": "NONE", "modified_at": now}
+            device_store.update(conn, device.device_id, changes)
+            written = {**row, **changes}
+            outbox.append(conn, row["app_id"], notifications.device_info_changed(written), now)
 
         await self._db.write(offline)
 
