@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from iotdm.domain import notifications
-from iotdm.domain.devices import NodeType, Status
+from iotdm.domain.devices import NodeType, Row, Status
 from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.notifications import BindResult
 from iotdm.domain.profiles import KEY_FIELDS
@@ -131,7 +131,7 @@ class Registry:
                 # A never-activated registration gets a fresh validity period; an activated device never expires.
                 timers.arm(conn, REGISTRATION_TIMER, device_id, now + timeout * 1000)
             if "node_id" in values:
-                _emit_info_changed(conn, device_id, now)
+                _emit_info_changed(conn, {**row, **values}, now)
 
         await self._db.write(refresh)
         return verify_code, timeout
@@ -143,11 +143,12 @@ class Registry:
             values = {**values, "psk_enc": self._keyring.encrypt(psk)}
 
         def modify(conn: sa.Connection) -> None:
-            _device(conn, app_id, device_id, lock=True)
+            row = _device(conn, app_id, device_id, lock=True)
             if not values:  # nothing changes, so there is nothing to tell
                 return
-            device_store.update(conn, device_id, {**values, "modified_at": now})
-            _emit_info_changed(conn, device_id, now)
+            changes = {**values, "modified_at": now}
+            device_store.update(conn, device_id, changes)
+            _emit_info_changed(conn, {**row, **changes}, now)
 
         await self._db.write(modify)
 
@@ -164,7 +165,7 @@ class Registry:
             for child in [] if cascade else children:
                 orphan = {"gateway_id": child["device_id"], "node_type": NodeType.GATEWAY.value, "modified_at": now}
                 device_store.update(conn, child["device_id"], orphan)
-                _emit_info_changed(conn, child["device_id"], now)
+                _emit_info_changed(conn, {**child, **orphan}, now)
             device_store.delete(conn, [d["device_id"] for d in doomed])
             for gone in doomed:
                 timers.disarm(conn, REGISTRATION_TIMER, gone["device_id"])
@@ -202,9 +203,8 @@ def _ensure_node_id_free(conn: sa.Connection, node_id: str, device_id: str) -> N
         raise PlatformError(E.NODE_ID_DUPLICATED)
 
 
-def _emit_info_changed(conn: sa.Connection, device_id: str, now: int) -> None:
-    row = device_store.get_any(conn, device_id)
-    assert row is not None
+def _emit_info_changed(conn: sa.Connection, row: Row, now: int) -> None:
+    """deviceInfoChanged of ``row`` as just written (built from it, not read back)."""
     outbox.append(conn, row["app_id"], notifications.device_info_changed(row), now)
 
 
