@@ -12,7 +12,7 @@ answered by closing the connection (§4.8); ``UnsupportedProtocol`` first gets C
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar, TypeAlias, TypeVar
@@ -344,6 +344,13 @@ def encode(packet: Packet) -> bytes:
     flags = (packet.dup << 3 | packet.qos << 1 | packet.retain) if isinstance(packet, Publish) else _FIXED_FLAGS[kind]
     body = _ENCODERS[kind](packet)
     return bytes((kind << 4 | flags,)) + _encode_remaining_length(len(body)) + body
+
+
+def encode_pubacks(packet_ids: Iterable[int]) -> bytes:
+    """The PUBACKs of ``packet_ids`` in one buffer, as ``encode(PubAck(id))`` each gives them: the server's hot
+    path, so without a packet object per acknowledgement."""
+    head = bytes((PacketType.PUBACK << 4, 2))
+    return b"".join(head + packet_id.to_bytes(2, "big") for packet_id in packet_ids)
 
 
 # --- Decoding ---------------------------------------------------------------------------------------------

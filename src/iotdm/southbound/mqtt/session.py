@@ -259,7 +259,7 @@ class Session(asyncio.Protocol):
             accepted.waits.append(self._ctx.gateway.report(self.device, accepted.reports))
         for done in accepted.waits:
             await done
-        acks = b"".join(codec.encode(codec.PubAck(packet_id)) for packet_id in accepted.packet_ids)
+        acks = codec.encode_pubacks(accepted.packet_ids)
         accepted.clear()
         if acks:
             self._write(acks)

@@ -36,6 +36,7 @@ from iotdm.southbound.mqtt.codec import (
     UnsupportedProtocol,
     Will,
     encode,
+    encode_pubacks,
 )
 
 MAX = 64 * 1024
@@ -177,6 +178,11 @@ def test_publish_qos1_with_dup_and_retain() -> None:
     # §3.3.2.3's example: topic "a/b", packet id 10; 0x3B = PUBLISH, DUP, QoS 1, RETAIN.
     data = bytes.fromhex("3b 09 0003 612f62 000a 6869")
     assert decode_all(data) == [Publish("a/b", b"hi", qos=1, retain=True, dup=True, packet_id=10)]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=0xFFFF), max_size=20))
+def test_pubacks_in_one_buffer_are_the_encoded_pubacks(packet_ids: list[int]) -> None:
+    assert encode_pubacks(packet_ids) == b"".join(encode(PubAck(packet_id)) for packet_id in packet_ids)
 
 
 def test_fixed_layouts() -> None:
