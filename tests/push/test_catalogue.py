@@ -235,7 +235,7 @@ def test_profile_import_replacement_and_deletion(node: PlatformThread, app: App)
     with node.admin() as admin:
         assert admin.delete("/admin/profiles", params={"productId": profile["productId"]}).status_code == 204
     fields = {**key_of(profile), "appId": app.app_id}
-    inbox.wait(5)
+    inbox.settled()
     by_type = {t: inbox.pushes(t) for t in (*types, "deviceModelAdded", "deviceModelDeleted")}
     assert by_type == {
         "deviceCapabilitiesAdded": [{"notifyType": "deviceCapabilitiesAdded", **fields}],
