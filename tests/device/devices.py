@@ -75,10 +75,13 @@ class RawClient:
         return int(answer.return_code)
 
     def closed_by_server(self) -> bool:
+        """Whether the server closes the connection before sending anything else, within the socket's timeout."""
         try:
             return self.sock.recv(1) == b""
-        except (ConnectionResetError, TimeoutError):
+        except ConnectionResetError:
             return True
+        except TimeoutError:
+            return False
 
     def close(self) -> None:
         self.sock.close()
