@@ -14,29 +14,34 @@ from tests.harness import TEST_DATABASE_URL
 IOTDM = [sys.executable, "-m", "iotdm"]
 
 
-def db_flags() -> list[str]:
-    return ["--database-url", TEST_DATABASE_URL] if TEST_DATABASE_URL else []
+def db_flags(url: str | None = TEST_DATABASE_URL) -> list[str]:
+    return ["--database-url", url] if url else []
 
 
-def iotdm(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    """An operator command on ``data_dir`` (and the test database); its output as text."""
+def iotdm(*args: str, data_dir: Path, database_url: str | None = TEST_DATABASE_URL) -> subprocess.CompletedProcess[str]:
+    """An operator command on ``data_dir`` (and the test database, or ``database_url``); its output as text."""
     # Wide enough that rich never folds a table cell the assertions look for.
     env = {**os.environ, "COLUMNS": "300"}
     return subprocess.run(
-        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags()], capture_output=True, text=True, timeout=60, env=env
+        [*IOTDM, *args, "--data-dir", str(data_dir), *db_flags(database_url)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
 
 
-def create_app(data_dir: Path, name: str) -> dict[str, str]:
+def create_app(data_dir: Path, name: str, database_url: str | None = TEST_DATABASE_URL) -> dict[str, str]:
     """An app made by the operator command, without flow control: ``appId`` and ``secret``."""
-    created = iotdm("app", "create", name, "--rate-limit", "0", "--json", data_dir=data_dir)
+    created = iotdm("app", "create", name, "--rate-limit", "0", "--json", data_dir=data_dir, database_url=database_url)
     assert created.returncode == 0, created.stderr
     app: dict[str, str] = json.loads(created.stdout)
     return app
 
 
 class Server:
-    def __init__(self, data_dir: Path, *flags: str) -> None:
+    def __init__(self, data_dir: Path, *flags: str, database_url: str | None = TEST_DATABASE_URL, **env: str) -> None:
+        """``iotdm serve`` on ``data_dir`` with ``flags``; ``env``: further IOTDM_* variables."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log = data_dir / "serve.log"
         args = [
@@ -53,11 +58,11 @@ class Server:
         ]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [*IOTDM, *args, *db_flags()],
+                [*IOTDM, *args, *db_flags(database_url)],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

@@ -19,7 +19,7 @@ from iotdm.push.dispatcher import Dispatcher
 from iotdm.push.http import HttpChannel
 from iotdm.push.mqtt_channel import MqttChannel
 from iotdm.scheduler import Scheduler
-from iotdm.services.app_access import AppAccess
+from iotdm.services.cluster import Cluster
 from iotdm.services.container import Services
 from iotdm.services.credentials import Keyring
 from iotdm.services.registry import REGISTRATION_TIMER, expire_registration
@@ -73,6 +73,7 @@ class Platform:
         self._mqtt: MqttListener | None = None
         self.mqtt_port = 0
         self._push: Dispatcher | None = None
+        self._cluster: Cluster | None = None
         self._push_http: HttpChannel | None = None
 
     @property
@@ -121,14 +122,18 @@ class Platform:
         self._tasks.append(asyncio.create_task(scheduler.run()))
         self._tasks.append(asyncio.create_task(services.reports.run()))
         self._mqtt = MqttListener(
-            services.devices, AppAccess(services.apps), codecs=load_codecs(), max_packet_size=s.mqtt_max_packet_size
+            services.devices, services.app_access, codecs=load_codecs(), max_packet_size=s.mqtt_max_packet_size
         )
         services.devices.attach(self._mqtt)
-        services.subscriptions.attach_clients(self._mqtt.client_ids)
+        services.app_access.attach(self._mqtt)
+        self._cluster = services.cluster
+        self._cluster.on_lost(self._mqtt.close_all)
+        await self._cluster.start()
         self._push_http = HttpChannel(verify_tls=s.push_verify_tls, connections=s.push_concurrency)
         self._push = Dispatcher(
             self._db,
             {"HTTP": self._push_http, "MQTT": MqttChannel(self._mqtt.push)},
+            node_id=self._cluster.node_id,
             retry_period=s.push_retry_period,
             timeout=s.push_timeout,
             concurrency=s.push_concurrency,
@@ -163,6 +168,9 @@ class Platform:
         if self._push_http is not None:
             await self._push_http.close()
             self._push_http = None
+        if self._cluster is not None:
+            await self._cluster.stop()
+            self._cluster = None
         if self._db is not None:
             await self._db.close()
 

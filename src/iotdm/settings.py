@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     push_subscription_concurrency: int = Field(
         64, ge=1, description="Pushes in flight at once per subscription, so a slow callback holds only its own."
     )
+    node_timeout: float = Field(
+        30,
+        gt=0,
+        description="Seconds after which a node not heard of is taken for gone: its devices go OFFLINE.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 
 from iotdm.southbound.mqtt import codec
-from iotdm.store.schema import pushes
+from iotdm.store.schema import app_clients, pushes
 from tests.device.devices import RawClient, wait_until
 from tests.harness import App, PlatformThread, unique_node_id
 
@@ -137,3 +137,39 @@ def test_client_ids_are_those_of_the_receiving_app(node: PlatformThread, app: Ap
         assert subscribe(app, "bindDevice", params={"ownerFlag": "false"}, **on_behalf)["clientIds"] == owners
         assert subscribe(app, "deviceDeleted", **on_behalf)["clientIds"] == owners  # absent = false
         assert subscribe(app, "deviceInfoChanged", params={"ownerFlag": "true"}, **on_behalf)["clientIds"] == partners
+
+
+def test_a_client_id_is_listed_while_connected_and_a_newer_session_replaces_the_older(
+    node: PlatformThread, app: App
+) -> None:
+    client_id = f"na-{uuid.uuid4().hex[:8]}"
+    older, newer = RawClient(node), RawClient(node)
+    try:
+        assert older.connect(client_id, app.app_id, app.token) == 0
+        assert newer.connect(client_id, app.app_id, app.token) == 0
+        assert older.closed_by_server()
+        assert subscribe(app, "deviceAdded")["clientIds"] == [client_id]
+    finally:
+        older.close()
+        newer.close()
+
+    def recorded() -> list[str]:
+        query = sa.select(app_clients.c.client_id).where(app_clients.c.app_id == app.app_id)
+        return list(node.read(lambda conn: conn.execute(query).scalars().all()))
+
+    assert wait_until(lambda: recorded() == [])  # the sessions' ends are recorded in the background
+    assert subscribe(app, "deviceDeleted")["clientIds"] == []
+
+
+def test_an_overlong_client_id_is_refused(node: PlatformThread, app: App) -> None:
+    """The clientId is a key of the store: at most 256 characters (CONNACK 2, identifier rejected)."""
+    raw = RawClient(node)
+    try:
+        assert raw.connect("n" * 257, app.app_id, app.token) == 2
+    finally:
+        raw.close()
+    raw = RawClient(node)
+    try:
+        assert raw.connect("n" * 256, app.app_id, app.token) == 0
+    finally:
+        raw.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from iotdm.store import outbox
+from iotdm.store import app_clients, outbox
 from iotdm.store import pushes as queue
 from iotdm.store.engine import Database
 from iotdm.store.schema import apps, dead_letters, pushes, subscriptions
@@ -15,6 +15,7 @@ from iotdm.store.schema import outbox as outbox_table
 
 NOW = 1_700_000_000_000
 LEASE = NOW + 60_000
+NODE = "node-1"
 
 
 def setup(conn: sa.Connection) -> None:
@@ -53,7 +54,7 @@ def rows(conn: sa.Connection) -> list[tuple[str, str, int, bool]]:
 
 
 def due(conn: sa.Connection, now: int = NOW) -> list[int]:
-    return [row["id"] for row in queue.due(conn, now, 100, [])]
+    return [row["id"] for row in queue.due(conn, NODE, now, 100, [])]
 
 
 async def test_fan_out_makes_one_push_per_match_and_only_heads_are_due(database: Database) -> None:
@@ -86,7 +87,7 @@ async def test_settling_a_head_hands_the_key_on_and_a_lost_lease_changes_nothing
         for n in (1, 2, 3):
             event(conn, "A", "deviceInfoChanged", "d1", n)
         queue.fan_out(conn, NOW, limit=100)
-        [head] = queue.due(conn, NOW, 100, [])
+        [head] = queue.due(conn, NODE, NOW, 100, [])
         assert head["body"] == '{"notifyType":"deviceInfoChanged","n":1,"deviceId":"d1"}'
         queue.lease(conn, [head["id"]], LEASE)
         assert due(conn) == []  # leased
@@ -127,7 +128,7 @@ async def test_burying_a_head_takes_the_expired_pushes_behind_it(database: Datab
         for n in (1, 2, 3):
             event(conn, "A", "deviceInfoChanged", "d1", n)  # created at NOW + n
         queue.fan_out(conn, NOW, limit=100)
-        [head] = queue.due(conn, NOW, 100, [])
+        [head] = queue.due(conn, NODE, NOW, 100, [])
         queue.lease(conn, [head["id"]], LEASE)
         common = {"subscription_id": "sub-info", "device_id": "d1", "error": "HTTP 500", "now": NOW + 10}
         assert queue.bury(conn, head["id"], LEASE, attempts=9, cutoff=NOW + 3, **common)
@@ -138,3 +139,44 @@ async def test_burying_a_head_takes_the_expired_pushes_behind_it(database: Datab
         return [(r.payload["n"], r.attempts, r.last_error) for r in conn.execute(letters.order_by(dead_letters.c.id))]
 
     assert await database.write(scenario) == [(1, 9, "HTTP 500"), (2, 0, "HTTP 500")]
+
+
+async def test_mqtt_pushes_are_due_only_where_the_receiving_app_is_connected(database: Database) -> None:
+    """On the node holding a client of the receiving app, or on any node while the app has none; with
+    ``ownerFlag`` the receiving app is the one that subscribed (D7)."""
+
+    def scenario(conn: sa.Connection) -> dict[str, list[str]]:
+        setup(conn)
+        conn.execute(
+            subscriptions.insert().values(
+                subscription_id="sub-mqtt",
+                app_id="A",
+                created_by="B",
+                notify_type="deviceDeleted",
+                callback_url="",
+                channel="MQTT",
+                owner_flag=True,
+                created_at=NOW,
+            )
+        )
+        event(conn, "A", "deviceDeleted", "d1", 1)
+        event(conn, "A", "deviceInfoChanged", "d1", 2)  # HTTP: due anywhere
+        queue.fan_out(conn, NOW, limit=100)
+
+        def due_on(node: str) -> list[str]:
+            return sorted(row["subscription_id"] for row in queue.due(conn, node, NOW, 100, []))
+
+        seen = {"nowhere": due_on("node-2")}
+        app_clients.claim(conn, "A", "na-1", "node-1", "s1")  # the subscribing app, not the receiving one
+        seen["A connected"] = due_on("node-2")
+        app_clients.claim(conn, "B", "na-1", "node-1", "s2")
+        seen["B on node-1, asked by node-2"] = due_on("node-2")
+        seen["B on node-1, asked by node-1"] = due_on("node-1")
+        return seen
+
+    assert await database.write(scenario) == {
+        "nowhere": ["sub-info", "sub-mqtt"],
+        "A connected": ["sub-info", "sub-mqtt"],
+        "B on node-1, asked by node-2": ["sub-info"],
+        "B on node-1, asked by node-1": ["sub-info", "sub-mqtt"],
+    }

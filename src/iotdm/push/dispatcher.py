@@ -3,7 +3,8 @@
 One loop, woken every ``interval`` (or sooner when a delivery slot frees up while pushes are waiting):
 1. fan-out: outbox events, oldest first, become one push per matching subscription (``store.pushes``);
 2. claim: heads of keys (subscription, device) that are due are leased, as many as there are free slots, at
-   most ``per_subscription`` in flight per subscription, so that a stalled callback holds only its own slots;
+   most ``per_subscription`` in flight per subscription, so that a stalled callback holds only its own slots
+   (MQTT pushes only on a node holding a client of their app, ``store.pushes``);
 3. each claimed head gets a worker that delivers it and, once it is settled, the key's next push.
 Deliveries run apart from every API call and device session; their outcome never reaches them.
 """
@@ -41,6 +42,7 @@ class Dispatcher:
         db: Database,
         channels: Mapping[str, Channel],
         *,
+        node_id: str,
         retry_period: float,
         timeout: float,
         concurrency: int,
@@ -50,6 +52,7 @@ class Dispatcher:
     ) -> None:
         self._db = db
         self._channels = channels
+        self._node_id = node_id
         self._timeout = timeout
         self._concurrency = concurrency
         self._per_subscription = per_subscription
@@ -122,7 +125,7 @@ class Dispatcher:
     def _lease(
         self, conn: sa.Connection, now: int, limit: int, busy: Sequence[str], in_flight: dict[str, int]
     ) -> tuple[list[Push], int]:
-        rows = pushes.due(conn, now, limit, busy)
+        rows = pushes.due(conn, self._node_id, now, limit, busy)
         chosen = within_limit(rows, _subscription_of, in_flight, self._per_subscription)
         token = now + self._lease_ms
         pushes.lease(conn, [row["id"] for row in chosen], token)

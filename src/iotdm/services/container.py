@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iotdm.services.app_access import AppAccess
 from iotdm.services.apps import AppService
+from iotdm.services.cluster import Cluster
 from iotdm.services.credentials import Keyring
 from iotdm.services.dead_letters import DeadLetters
 from iotdm.services.device_access import DeviceAccess
@@ -21,7 +23,9 @@ from iotdm.store.engine import Database
 
 @dataclass(frozen=True)
 class Services:
+    cluster: Cluster
     apps: AppService
+    app_access: AppAccess
     registry: Registry
     queries: DeviceQueries
     shadow: Shadow
@@ -34,10 +38,14 @@ class Services:
 
     @classmethod
     def build(cls, db: Database, settings: Settings, keyring: Keyring) -> Services:
+        cluster = Cluster(db, timeout=settings.node_timeout)
         reports = ReportWriter(db)
-        devices = DeviceAccess(db, keyring, reports)
+        devices = DeviceAccess(db, keyring, reports, cluster)
+        apps = AppService(db, settings)
         return cls(
-            apps=AppService(db, settings),
+            cluster=cluster,
+            apps=apps,
+            app_access=AppAccess(db, apps, cluster),
             registry=Registry(db, keyring, settings.registration_timeout),
             queries=DeviceQueries(db),
             shadow=Shadow(db, devices),

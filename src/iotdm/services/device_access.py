@@ -23,13 +23,14 @@ from iotdm.domain.notifications import BindResult
 from iotdm.domain.profiles import Profile
 from iotdm.domain.reports import ServiceData
 from iotdm.services.clock import now_ms, to_datetime
+from iotdm.services.cluster import Cluster
 from iotdm.services.credentials import Keyring
 from iotdm.services.device_port import ConnectRefused, ConnectRequest, DeviceLink, DeviceSession
 from iotdm.services.ingest import ReportWriter
 from iotdm.services.profiles import profile_of
 from iotdm.services.registry import REGISTRATION_TIMER
 from iotdm.store import devices as device_store
-from iotdm.store import outbox, timers
+from iotdm.store import nodes, outbox, timers
 from iotdm.store.engine import Database
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,23 @@ log = logging.getLogger(__name__)
 SET_DESIRED = "SET_DESIRED"
 _MAX_MID = 65535
 
+# Messages to the node holding a device's session.
+_CLOSE = "close-device"  # a newer session of the device started elsewhere (DECISIONS M2)
+_SHADOW = "deliver-shadow"  # the device has desired changes to send
+
+_NO_SESSION = {"session_node": None, "session_id": None}
+
 
 class DeviceAccess:
-    def __init__(self, db: Database, keyring: Keyring, writer: ReportWriter) -> None:
+    def __init__(self, db: Database, keyring: Keyring, writer: ReportWriter, cluster: Cluster) -> None:
         self._db = db
         self._keyring = keyring
         self._writer = writer
+        self._cluster = cluster
         self._link: DeviceLink | None = None
+        cluster.handle(_CLOSE, self._close)
+        cluster.handle(_SHADOW, self._deliver_forwarded)
+        cluster.on_gone(_sessions_ended)
         # Per device listening on its command topic: mid of a message awaiting its deviceRsp -> the
         # desired_history row it carries.
         # Kept in memory only: an unanswered change stays PENDING in the database and is sent again on the next
@@ -90,9 +101,11 @@ class DeviceAccess:
         )
 
     async def connected(self, device: DeviceSession) -> None:
-        """ONLINE; the first connection ever activates the device (bindDevice succeeded, D2)."""
+        """ONLINE; the first connection ever activates the device (bindDevice succeeded, D2). The session is now
+        the device's one: a session on another node is told to end (DECISIONS M2)."""
         # A new session (perhaps replacing another): whatever the old one awaited is sent again once subscribed.
         self._awaiting.pop(device.device_id, None)
+        here = self._cluster.node_id
 
         def online(conn: sa.Connection) -> None:
             now = now_ms()
@@ -100,9 +113,12 @@ class DeviceAccess:
             row = device_store.get_any(conn, device.device_id, lock=True)
             if row is None:
                 return
+            if row["session_node"] not in (None, here):
+                close = {"kind": _CLOSE, "device": device.device_id, "session": row["session_id"]}
+                nodes.notify(conn, row["session_node"], close)
             first = not row["activated"]
             changes = {"status": Status.ONLINE.value, "status_detail": "NONE", "last_online_at": now}
-            changes |= {"activated": True, "modified_at": now}
+            changes |= {"activated": True, "modified_at": now, "session_node": here, "session_id": device.session_id}
             device_store.update(conn, device.device_id, changes)
             written = {**row, **changes}  # the row as just written, without reading it back
             if first:
@@ -120,14 +136,10 @@ class DeviceAccess:
         self._last_mid.pop(device.device_id, None)
 
         def offline(conn: sa.Connection) -> None:
-            now = now_ms()
             row = device_store.get_any(conn, device.device_id, lock=True)
-            if row is None or row["status"] == Status.OFFLINE.value:
-                return
-            changes = {"status": Status.OFFLINE.value, "status_detail": "NONE", "modified_at": now}
-            device_store.update(conn, device.device_id, changes)
-            written = {**row, **changes}
-            outbox.append(conn, row["app_id"], notifications.device_info_changed(written), now)
+            # A newer session (here or on another node) keeps the device ONLINE.
+            if row is not None and row["session_id"] == device.session_id:
+                _go_offline(conn, row, now_ms())
 
         await self._db.write(offline)
 
@@ -135,7 +147,28 @@ class DeviceAccess:
         return self._writer.submit(device, reports)
 
     async def deliver_shadow(self, device_id: str) -> None:
-        """Send the device its undelivered desired changes, if it is connected to this node (DECISIONS D4)."""
+        """Send the device its undelivered desired changes (DECISIONS D4): from here when it is connected to this
+        node, else by the node it is connected to. A device connected nowhere gets them when it next subscribes."""
+        if device_id in self._awaiting:
+            await self._deliver_here(device_id)
+            return
+        here = self._cluster.node_id
+
+        def forward(conn: sa.Connection) -> None:
+            row = device_store.get_any(conn, device_id)
+            if row is not None and row["session_node"] not in (None, here):
+                nodes.notify(conn, row["session_node"], {"kind": _SHADOW, "device": device_id})
+
+        await self._db.write(forward)
+
+    async def _deliver_forwarded(self, message: dict[str, Any]) -> None:
+        await self._deliver_here(message["device"])
+
+    async def _close(self, message: dict[str, Any]) -> None:
+        if self._link is not None:
+            self._link.close(message["device"], message["session"])
+
+    async def _deliver_here(self, device_id: str) -> None:
         awaiting = self._awaiting.get(device_id)
         if self._link is None or awaiting is None:
             return
@@ -181,3 +214,19 @@ class DeviceAccess:
                 self._last_mid[device_id] = mid
                 return mid
         raise RuntimeError(f"{device_id} has {_MAX_MID} messages awaiting an answer")
+
+
+def _go_offline(conn: sa.Connection, row: sa.RowMapping, now: int) -> None:
+    """The device's session ended: OFFLINE (deviceInfoChanged when that is a change)."""
+    if row["status"] == Status.OFFLINE.value:
+        device_store.update(conn, row["device_id"], _NO_SESSION)
+        return
+    changes = {**_NO_SESSION, "status": Status.OFFLINE.value, "status_detail": "NONE", "modified_at": now}
+    device_store.update(conn, row["device_id"], changes)
+    outbox.append(conn, row["app_id"], notifications.device_info_changed({**row, **changes}), now)
+
+
+def _sessions_ended(conn: sa.Connection, node_id: str, now: int) -> None:
+    """A node is gone, and the sessions of the devices connected to it with it."""
+    for row in device_store.with_session_on(conn, node_id):
+        _go_offline(conn, row, now)

@@ -7,6 +7,7 @@ database, and the core never touches a socket.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,11 +30,16 @@ class ConnectRequest:
     password: bytes | None
 
 
+def _new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceSession:
     """An authenticated device; ``topic_id`` is the id its topics use (deviceId, or nodeId with authType 2);
     ``model_key`` names its product model, and so its codec plug-in; ``service_types`` maps its profile's
-    serviceIds to their serviceType (read at connection time)."""
+    serviceIds to their serviceType (read at connection time); ``session_id`` tells this connection from the
+    device's earlier and later ones, on any node."""
 
     device_id: str
     topic_id: str
@@ -41,6 +47,7 @@ class DeviceSession:
     gateway_id: str
     model_key: str
     service_types: Mapping[str, str] = field(default_factory=dict)
+    session_id: str = field(default_factory=_new_session_id)
 
 
 class DeviceGateway(Protocol):
@@ -57,7 +64,7 @@ class DeviceGateway(Protocol):
         ...
 
     async def disconnected(self, device: DeviceSession) -> None:
-        """The device's last session ended (OFFLINE)."""
+        """The device's session ended (OFFLINE, unless a newer session of it started meanwhile, on any node)."""
         ...
 
     def report(self, device: DeviceSession, reports: list[list[ServiceData]]) -> Awaitable[None]:
@@ -77,6 +84,10 @@ class DeviceLink(Protocol):
         """Publish ``message`` on the device's command topic; False when it is not connected here."""
         ...
 
+    def close(self, device_id: str, session_id: str) -> None:
+        """End the device's session ``session_id`` if it is on this node (a newer one took over elsewhere)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AppSession:
@@ -84,9 +95,25 @@ class AppSession:
 
     app_id: str
     client_id: str
+    session_id: str = field(default_factory=_new_session_id)
 
 
 class AppGateway(Protocol):
     async def authenticate_app(self, request: ConnectRequest) -> AppSession:
         """The application behind a CONNECT (username appId, password a valid accessToken), or ConnectRefused."""
+        ...
+
+    async def app_connected(self, app: AppSession) -> None:
+        """The client's session is up: pushes to the app may come through this node (an older session of the same
+        client, on another node, is ended)."""
+        ...
+
+    async def app_disconnected(self, app: AppSession) -> None: ...
+
+
+class AppLink(Protocol):
+    """What the platform asks of a transport about applications' clients."""
+
+    def close_app(self, app_id: str, client_id: str, session_id: str) -> None:
+        """End the client's session ``session_id`` if it is on this node (a newer one took over elsewhere)."""
         ...

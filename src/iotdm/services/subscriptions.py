@@ -7,7 +7,7 @@ for an app hears that (403) before anything about its input.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +18,10 @@ from iotdm.domain.errors import E, PlatformError
 from iotdm.domain.subscriptions import Channel
 from iotdm.services.apps import target_app
 from iotdm.services.clock import now_ms
+from iotdm.store import app_clients
 from iotdm.store import subscriptions as store
 from iotdm.store.engine import Database
 from iotdm.store.subscriptions import SubscriptionFilter
-
-# The MQTT client ids an app has connected to this platform (DECISIONS S5), for ``clientIds``.
-ClientIds = Callable[[str], list[str]]
-
-
-def _no_clients(_app_id: str) -> list[str]:
-    return []
 
 
 @dataclass(frozen=True)
@@ -42,20 +36,15 @@ class SubscribeRequest:
 
 
 class Subscriptions:
-    def __init__(self, db: Database, client_ids: ClientIds = _no_clients) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._client_ids = client_ids
-
-    def attach_clients(self, client_ids: ClientIds) -> None:
-        """Where ``clientIds`` come from: the northbound MQTT listener, once it runs."""
-        self._client_ids = client_ids
 
     async def subscribe(self, caller: str, acting_for: str, req: SubscribeRequest) -> dict[str, Any]:
         """§1.6.1. ``acting_for`` is the app the query's appId settled on; the body's appId, when given, names
         the app instead. A second subscription of (app, notifyType, channel) is 409 100227 (DECISIONS S1)."""
 
-        def insert(conn: sa.Connection) -> dict[str, Any]:
-            values = {
+        def insert(conn: sa.Connection) -> tuple[dict[str, Any], list[str] | None]:
+            values: dict[str, Any] = {
                 "subscription_id": uuid.uuid4().hex,
                 "app_id": target_app(conn, caller, req.app_id) if req.app_id else acting_for,
                 "created_by": caller,
@@ -67,12 +56,12 @@ class Subscriptions:
             }
             if not store.insert_unless_taken(conn, values):
                 raise PlatformError(E.RESOURCE_CONFLICT)
-            return values
+            if values["channel"] != Channel.MQTT:
+                return values, None  # an HTTP subscription has no MQTT clients (G3: the key stays, null)
+            receiving = rules.receiving_app(values["app_id"], caller, values["owner_flag"])
+            return values, list(app_clients.client_ids(conn, receiving))
 
-        values = await self._db.write(insert)
-        client_ids = None  # an HTTP subscription has no MQTT clients (G3: the key stays, null)
-        if values["channel"] == Channel.MQTT:
-            client_ids = self._client_ids(rules.receiving_app(values["app_id"], caller, values["owner_flag"]))
+        values, client_ids = await self._db.write(insert)
         return {**rules.subscription_view(values), "clientIds": client_ids}
 
     async def subscribe_management(

@@ -60,6 +60,12 @@ def get_any(conn: sa.Connection, device_id: str, *, lock: bool = False) -> sa.Ro
     return conn.execute(query, {"device_id": device_id}).mappings().first()
 
 
+def with_session_on(conn: sa.Connection, node: str) -> Sequence[sa.RowMapping]:
+    """The devices whose session is on platform node ``node``, locked."""
+    query = devices.select().where(devices.c.session_node == node).with_for_update()
+    return conn.execute(query).mappings().all()
+
+
 def node_id_owner(conn: sa.Connection, node_id: str) -> str | None:
     result = conn.execute(sa.select(devices.c.device_id).where(devices.c.node_id == node_id))
     return result.scalar()

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from iotdm.store.schema import dead_letters, outbox, pushes, subscriptions
+from iotdm.store.schema import app_clients, dead_letters, outbox, pushes, subscriptions
 
 # next_attempt_at of a row queued behind its key's head: past any real time, so never due.
 WAITING = 1 << 62
@@ -87,11 +87,23 @@ _DELIVERABLE = sa.select(
     subscriptions.c.owner_flag,
 ).select_from(pushes.join(subscriptions, subscriptions.c.subscription_id == pushes.c.subscription_id))
 
+# The app an MQTT push goes to: domain.subscriptions.receiving_app in SQL.
+_RECEIVING_APP = sa.case((subscriptions.c.owner_flag, subscriptions.c.created_by), else_=subscriptions.c.app_id)
+
+# A node takes an MQTT push only when the receiving app has a client connected to it, or to no node at all (then
+# the attempt fails and is retried like any other): never one it cannot deliver while another node could.
+_DELIVERABLE_HERE = sa.or_(
+    subscriptions.c.channel != "MQTT",
+    sa.exists().where(app_clients.c.app_id == _RECEIVING_APP, app_clients.c.node_id == sa.bindparam("node")),
+    ~sa.exists().where(app_clients.c.app_id == _RECEIVING_APP),
+)
+
 _DUE = (
     _DELIVERABLE.where(
         pushes.c.next_attempt_at <= sa.bindparam("now"),
         sa.or_(pushes.c.claimed_until.is_(None), pushes.c.claimed_until < sa.bindparam("now")),
         pushes.c.subscription_id.not_in(sa.bindparam("busy", expanding=True)),
+        _DELIVERABLE_HERE,
     )
     .order_by(pushes.c.next_attempt_at, pushes.c.id)
     .limit(sa.bindparam("limit"))
@@ -247,10 +259,12 @@ def _exclude_settling(conn: sa.Connection) -> None:
     _lock(conn, "pg_advisory_xact_lock")
 
 
-def due(conn: sa.Connection, now: int, limit: int, busy: Sequence[str]) -> Sequence[sa.RowMapping]:
-    """Heads due now and not leased, oldest due first, leaving out the subscriptions in ``busy``; on
-    PostgreSQL they stay locked until the transaction ends, and rows locked by another node are skipped."""
-    return conn.execute(_DUE, {"now": now, "limit": limit, "busy": list(busy)}).mappings().all()
+def due(conn: sa.Connection, node: str, now: int, limit: int, busy: Sequence[str]) -> Sequence[sa.RowMapping]:
+    """Heads due now, not leased and deliverable from ``node``, oldest due first, leaving out the subscriptions in
+    ``busy``; on PostgreSQL they stay locked until the transaction ends, and rows locked by another node are
+    skipped."""
+    params = {"node": node, "now": now, "limit": limit, "busy": list(busy)}
+    return conn.execute(_DUE, params).mappings().all()
 
 
 def lease(conn: sa.Connection, ids: Sequence[int], until: int) -> None:

@@ -99,6 +99,9 @@ devices = sa.Table(
     sa.Column("data_aging_time", sa.Integer, nullable=True),
     sa.Column("custom_fields", sa.JSON, nullable=True),
     sa.Column("tags", sa.JSON, nullable=True),
+    # where the device's MQTT session lives (the device -> node map): the node, and the connection on it
+    sa.Column("session_node", sa.String(32), nullable=True, index=True),
+    sa.Column("session_id", sa.String(32), nullable=True),
     sa.Index("ix_devices_app_created", "app_id", "created_at", "device_id"),
 )
 
@@ -237,4 +240,24 @@ dead_letters = sa.Table(
     sa.Column("last_error", sa.String(1024), nullable=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("failed_at", sa.BigInteger, nullable=False, index=True),
+)
+
+
+# The platform's running nodes; one that stopped updating ``seen_at`` is gone, and its sessions with it.
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("node_id", sa.String(32), primary_key=True),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("seen_at", sa.BigInteger, nullable=False),
+)
+
+# Applications connected to a node's MQTT listener to take their pushes (DECISIONS S5).
+app_clients = sa.Table(
+    "app_clients",
+    metadata,
+    sa.Column("app_id", sa.String(64), sa.ForeignKey("apps.app_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("client_id", sa.String(256), primary_key=True),
+    sa.Column("node_id", sa.String(32), nullable=False, index=True),
+    sa.Column("session_id", sa.String(32), nullable=False),
 )

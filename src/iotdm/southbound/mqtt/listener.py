@@ -8,11 +8,11 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from iotdm.domain.reports import InvalidReport
-from iotdm.services.device_port import AppGateway, DeviceGateway, DeviceSession
+from iotdm.services.device_port import AppGateway, DeviceGateway
 from iotdm.southbound.codecs import Codec
 from iotdm.southbound.mqtt.session import Session, SessionContext
 
@@ -33,6 +33,7 @@ class MqttListener:
         write_timeout: float = 30.0,
     ) -> None:
         self._gateway = gateway
+        self._apps = apps
         self._context = SessionContext(
             gateway=gateway,
             apps=apps,
@@ -65,8 +66,7 @@ class MqttListener:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for session in list(self._live):
-            session.close()
+        self.close_all()
         # Closing is asynchronous: give the sessions a moment to end and their devices to be marked offline.
         for _ in range(50):
             if not self._live and not self._goodbyes:
@@ -84,9 +84,22 @@ class MqttListener:
             return False
         return True
 
-    def client_ids(self, app_id: str) -> list[str]:
-        """The clientIds of ``app_id``'s connections to this node (``clientIds`` of §1.6.1)."""
-        return sorted(self._app_clients.get(app_id, {}))
+    def close(self, device_id: str, session_id: str) -> None:
+        """DeviceLink: a newer session of the device started on another node (DECISIONS M2)."""
+        session = self._sessions.get(device_id)
+        if session is not None and session.device is not None and session.device.session_id == session_id:
+            session.close()
+
+    def close_app(self, app_id: str, client_id: str, session_id: str) -> None:
+        """AppLink: a newer session of the app client started on another node."""
+        session = self._app_clients.get(app_id, {}).get(client_id)
+        if session is not None and session.app is not None and session.app.session_id == session_id:
+            session.close()
+
+    def close_all(self) -> None:
+        """End every session (the clients reconnect, to this node or another)."""
+        for session in list(self._live):
+            session.close()
 
     async def push(self, app_id: str, body: bytes) -> None:
         """Publish a push to every client of ``app_id`` that listens on its notifications topic; done once one of
@@ -125,18 +138,17 @@ class MqttListener:
                 del clients[app.client_id]
                 if not clients:
                     del self._app_clients[app.app_id]
+                self._goodbye(self._apps.app_disconnected(app), f"app {app.app_id} client {app.client_id}")
         device = session.device
         if device is not None and self._sessions.get(device.device_id) is session:
             del self._sessions[device.device_id]
-            task = asyncio.get_running_loop().create_task(self._disconnected(device))
-            self._goodbyes.add(task)
-            task.add_done_callback(self._goodbyes.discard)
+            self._goodbye(self._gateway.disconnected(device), device.device_id)
 
-    async def _disconnected(self, device: DeviceSession) -> None:
-        try:
-            await self._gateway.disconnected(device)
-        except Exception:
-            log.exception("could not mark %s offline", device.device_id)
+    def _goodbye(self, ended: Coroutine[Any, Any, None], who: str) -> None:
+        """Record that a session ended, in the background (the stop waits for these)."""
+        task = asyncio.get_running_loop().create_task(_record_end(ended, who))
+        self._goodbyes.add(task)
+        task.add_done_callback(self._goodbyes.discard)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -145,3 +157,10 @@ class MqttListener:
             now = loop.time()
             for session in list(self._live):
                 session.expire(now)
+
+
+async def _record_end(ended: Coroutine[Any, Any, None], who: str) -> None:
+    try:
+        await ended
+    except Exception:
+        log.exception("could not record that the session of %s ended", who)

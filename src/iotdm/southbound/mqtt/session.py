@@ -283,6 +283,9 @@ class Session(asyncio.Protocol):
         self._send(codec.ConnAck(return_code=0))
         if self.device is not None:
             await self._ctx.gateway.connected(self.device)
+        else:
+            assert self.app is not None
+            await self._ctx.apps.app_connected(self.app)
 
     async def _handle(self, packet: codec.Packet) -> None:
         match packet:
