@@ -56,7 +56,7 @@ class DeviceGateway(Protocol):
         ...
 
     async def connected(self, device: DeviceSession) -> None:
-        """The device's session is up (activates it on first connection; ONLINE)."""
+        """The device's session is up (activates it on first connection; ONLINE); called before the CONNACK."""
         ...
 
     async def subscribed(self, device: DeviceSession) -> None:
@@ -105,7 +105,7 @@ class AppGateway(Protocol):
 
     async def app_connected(self, app: AppSession) -> None:
         """The client's session is up: pushes to the app may come through this node (an older session of the same
-        client, on another node, is ended)."""
+        client, on another node, is ended); called before the CONNACK."""
         ...
 
     async def app_disconnected(self, app: AppSession) -> None: ...

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from iotdm.store import conflicts
 from iotdm.store.schema import subscriptions
 
 _KEY = ["app_id", "notify_type", "channel"]
@@ -25,24 +25,16 @@ class SubscriptionFilter:
     channel: str | None = None
 
 
-def _insert(conn: sa.Connection) -> postgresql.Insert | sqlite.Insert:
-    # ON CONFLICT makes "insert unless taken" and "insert or replace" single statements, so two concurrent
-    # subscribers cannot both pass a check and then collide; both dialects spell it the same way.
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(subscriptions)
-    return sqlite.insert(subscriptions)
-
-
 def insert_unless_taken(conn: sa.Connection, values: dict[str, Any]) -> bool:
     """Insert the subscription; False when its (app, notifyType, channel) already has one."""
-    statement = _insert(conn).values(**values).on_conflict_do_nothing(index_elements=_KEY)
+    statement = conflicts.insert(conn, subscriptions).values(**values).on_conflict_do_nothing(index_elements=_KEY)
     inserted = conn.execute(statement.returning(subscriptions.c.subscription_id))
     return inserted.first() is not None
 
 
 def upsert(conn: sa.Connection, values: dict[str, Any], replace: Sequence[str]) -> None:
     """Insert the subscription, or set the ``replace`` columns of the one its (app, notifyType, channel) has."""
-    statement = _insert(conn).values(**values)
+    statement = conflicts.insert(conn, subscriptions).values(**values)
     conn.execute(statement.on_conflict_do_update(index_elements=_KEY, set_={c: statement.excluded[c] for c in replace}))
 
 

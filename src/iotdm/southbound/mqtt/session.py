@@ -280,12 +280,14 @@ class Session(asyncio.Protocol):
             raise Closed
         self._keep_alive = packet.keep_alive * 1.5 if packet.keep_alive else None
         self._ctx.claim(self)
-        self._send(codec.ConnAck(return_code=0))
+        # Recorded before the CONNACK: a client told it is connected holds the session on every node, so a
+        # connection made after it, anywhere, is the newer one (DECISIONS M2).
         if self.device is not None:
             await self._ctx.gateway.connected(self.device)
         else:
             assert self.app is not None
             await self._ctx.apps.app_connected(self.app)
+        self._send(codec.ConnAck(return_code=0))
 
     async def _handle(self, packet: codec.Packet) -> None:
         match packet:
