@@ -70,7 +70,10 @@ class Cluster:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await self._db.write(lambda conn: nodes.seen(conn, self.node_id, 0))
+        try:
+            await self._db.write(lambda conn: nodes.seen(conn, self.node_id, 0))
+        except Exception:
+            log.exception("could not mark the node stopped; it is taken for gone after the node timeout instead")
 
     def _receive(self, message: dict[str, Any]) -> None:
         handler = self._handlers.get(message.get("kind", ""))

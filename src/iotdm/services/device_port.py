@@ -108,7 +108,9 @@ class AppGateway(Protocol):
         client, on another node, is ended); called before the CONNACK."""
         ...
 
-    async def app_disconnected(self, app: AppSession) -> None: ...
+    async def app_disconnected(self, app: AppSession) -> None:
+        """The client's session ended (a newer session of the same client, on any node, keeps it listed)."""
+        ...
 
 
 class AppLink(Protocol):
