@@ -33,7 +33,11 @@ def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
 
 # The hot reads are built once: building a statement per call costs more than SQLite takes to run it.
 _BY_ID = devices.select().where(devices.c.device_id == sa.bindparam("device_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
 _OF_APP = _BY_ID.where(devices.c.app_id == sa.bindparam("app_id"))
+_OF_APP_LOCKED = _OF_APP.with_for_update()
+# The SET clause comes from the parameters' keys at execution: one statement for every set of columns.
+_UPDATE = devices.update().where(devices.c.device_id == sa.bindparam("b_device_id"))
 _SERVICES_OF = (
     device_services.select()
     .where(device_services.c.device_id.in_(sa.bindparam("device_ids", expanding=True)))
@@ -50,13 +54,13 @@ _SERVICES_OF_ONE = (
 def get(conn: sa.Connection, app_id: str, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """The app's device; ``lock`` holds its row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
     has one writer at a time anyway)."""
-    query = _OF_APP.with_for_update() if lock else _OF_APP
+    query = _OF_APP_LOCKED if lock else _OF_APP
     return conn.execute(query, {"device_id": device_id, "app_id": app_id}).mappings().first()
 
 
 def get_any(conn: sa.Connection, device_id: str, *, lock: bool = False) -> sa.RowMapping | None:
     """A device whatever its app: for the platform's own timers and device access."""
-    query = _BY_ID.with_for_update() if lock else _BY_ID
+    query = _BY_ID_LOCKED if lock else _BY_ID
     return conn.execute(query, {"device_id": device_id}).mappings().first()
 
 
@@ -72,7 +76,7 @@ def node_id_owner(conn: sa.Connection, node_id: str) -> str | None:
 
 
 def update(conn: sa.Connection, device_id: str, values: dict[str, Any]) -> None:
-    conn.execute(devices.update().where(devices.c.device_id == device_id).values(**values))
+    conn.execute(_UPDATE, {**values, "b_device_id": device_id})
 
 
 def children(conn: sa.Connection, gateway_id: str) -> Sequence[sa.RowMapping]:

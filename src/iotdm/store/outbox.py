@@ -8,14 +8,15 @@ import sqlalchemy as sa
 
 from iotdm.store.schema import outbox
 
+_APPEND = outbox.insert()
+
 
 def append(conn: sa.Connection, app_id: str, payload: dict[str, Any], now: int) -> None:
-    conn.execute(
-        outbox.insert().values(
-            app_id=app_id,
-            notify_type=payload["notifyType"],
-            device_id=payload.get("deviceId"),
-            payload=payload,
-            created_at=now,
-        )
-    )
+    row = {
+        "app_id": app_id,
+        "notify_type": payload["notifyType"],
+        "device_id": payload.get("deviceId"),
+        "payload": payload,
+        "created_at": now,
+    }
+    conn.execute(_APPEND, row)

@@ -14,8 +14,11 @@ def arm(conn: sa.Connection, kind: str, key: str, due_at: int) -> None:
     conn.execute(timers.insert().values(kind=kind, key=key, due_at=due_at))
 
 
+_DISARM = timers.delete().where(timers.c.kind == sa.bindparam("b_kind"), timers.c.key == sa.bindparam("b_key"))
+
+
 def disarm(conn: sa.Connection, kind: str, key: str) -> None:
-    conn.execute(timers.delete().where(timers.c.kind == kind, timers.c.key == key))
+    conn.execute(_DISARM, {"b_kind": kind, "b_key": key})
 
 
 def due(conn: sa.Connection, now: int, limit: int = 100) -> Sequence[sa.RowMapping]:
