@@ -146,29 +146,22 @@ class DeviceAccess:
     def report(self, device: DeviceSession, reports: list[list[ServiceData]]) -> asyncio.Future[None]:
         return self._writer.submit(device, reports)
 
-    async def deliver_shadow(self, device_id: str) -> None:
-        """Send the device its undelivered desired changes (DECISIONS D4): from here when it is connected to this
-        node, else by the node it is connected to. A device connected nowhere gets them when it next subscribes."""
-        if device_id in self._awaiting:
-            await self._deliver_here(device_id)
-            return
-        here = self._cluster.node_id
-
-        def forward(conn: sa.Connection) -> None:
-            row = device_store.get_any(conn, device_id)
-            if row is not None and row["session_node"] not in (None, here):
-                nodes.notify(conn, row["session_node"], {"kind": _SHADOW, "device": device_id})
-
-        await self._db.write(forward)
+    def shadow_changed(self, conn: sa.Connection, row: sa.RowMapping) -> None:
+        """In the transaction of a change to the device's shadow: the node holding its session, if another one, is
+        told to send it (once the change is committed)."""
+        if row["session_node"] not in (None, self._cluster.node_id):
+            nodes.notify(conn, row["session_node"], {"kind": _SHADOW, "device": row["device_id"]})
 
     async def _deliver_forwarded(self, message: dict[str, Any]) -> None:
-        await self._deliver_here(message["device"])
+        await self.deliver_shadow(message["device"])
 
     async def _close(self, message: dict[str, Any]) -> None:
         if self._link is not None:
             self._link.close(message["device"], message["session"])
 
-    async def _deliver_here(self, device_id: str) -> None:
+    async def deliver_shadow(self, device_id: str) -> None:
+        """Send the device its undelivered desired changes if it is connected to this node (DECISIONS D4); a
+        device connected nowhere gets them when it next subscribes."""
         awaiting = self._awaiting.get(device_id)
         if self._link is None or awaiting is None:
             return

@@ -51,6 +51,7 @@ class Shadow:
                 }
                 device_store.add_desired_history(conn, history)
             device_store.update(conn, device_id, {"modified_at": now})
+            self._devices.shadow_changed(conn, row)
 
         await self._db.write(modify)
         await self._devices.deliver_shadow(device_id)
