@@ -7,7 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 from tests.harness import TEST_DATABASE_URL
 
@@ -71,6 +75,14 @@ class Server:
         mqtt_line = self.process.stdout.readline()
         assert "listening on mqtt" in mqtt_line, mqtt_line
         self.mqtt_url = mqtt_line.split()[-1]
+
+    @contextmanager
+    def api(self, app: dict[str, str]) -> Iterator[httpx.Client]:
+        """An HTTP client of the server, logged in as ``app`` (as ``create_app`` answers it)."""
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            token = client.post("/iocm/app/sec/v1.1.0/login", data={"appId": app["appId"], "secret": app["secret"]})
+            client.headers.update({"app_key": app["appId"], "Authorization": f"Bearer {token.json()['accessToken']}"})
+            yield client
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:

@@ -17,9 +17,8 @@ import pytest
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import nodes
 from tests import harness
-from tests.device.devices import RawClient, credentials, listening, mqtt_device, wait_until
-from tests.device.test_app_channel import app_client, subscribe
-from tests.device.test_shadow_delivery import desired_message
+from tests.device.apps import app_client, subscribe
+from tests.device.devices import RawClient, credentials, desired_message, listening, mqtt_device, wait_until
 from tests.harness import App, PlatformThread
 from tests.processes import Server, create_app
 
@@ -51,8 +50,7 @@ def test_the_devices_of_a_node_that_crashed_go_offline(tmp_path: Path, own_datab
     crashing = Server(data_dir, "--no-tls", database_url=own_database_url, IOTDM_NODE_TIMEOUT="1")
     try:
         app = create_app(data_dir, "crash", own_database_url)
-        with httpx.Client(base_url=crashing.url, timeout=30) as api:
-            _login(api, app)
+        with crashing.api(app) as api:
             registered = api.post(
                 "/iocm/app/reg/v2.0.0/deviceCredentials",
                 json={"deviceInfo": {"nodeId": uuid.uuid4().hex, "model": "M"}},
@@ -71,8 +69,7 @@ def test_the_devices_of_a_node_that_crashed_go_offline(tmp_path: Path, own_datab
         crashing.stop()
     survivor = Server(data_dir, "--no-tls", database_url=own_database_url, IOTDM_NODE_TIMEOUT="1")
     try:
-        with httpx.Client(base_url=survivor.url, timeout=30) as api:
-            _login(api, app)
+        with survivor.api(app) as api:
             assert wait_until(lambda: _status(api, device_id) == "OFFLINE", 10)
     finally:
         survivor.stop()
@@ -167,11 +164,6 @@ def test_an_app_client_connecting_to_another_node_ends_its_older_session(
     finally:
         older.close()
         newer.close()
-
-
-def _login(api: httpx.Client, app: dict[str, str]) -> None:
-    token = api.post("/iocm/app/sec/v1.1.0/login", data={"appId": app["appId"], "secret": app["secret"]})
-    api.headers.update({"app_key": app["appId"], "Authorization": f"Bearer {token.json()['accessToken']}"})
 
 
 def _status(api: httpx.Client, device_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -94,6 +95,15 @@ def listening(node: PlatformThread, device_id: str, secret: str) -> RawClient:
     client.send(codec.Subscribe(1, ((command_topic(device_id), 1),)))
     assert client.receive() == codec.SubAck(1, (1,))
     return client
+
+
+def desired_message(client: RawClient) -> dict[str, Any]:
+    packet = client.receive()
+    assert isinstance(packet, codec.Publish), packet
+    assert packet.qos == 1
+    client.send(codec.PubAck(packet.packet_id or 0))
+    message: dict[str, Any] = json.loads(packet.payload)
+    return message
 
 
 class PahoDevice:

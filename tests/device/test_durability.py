@@ -6,24 +6,13 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import paho.mqtt.client as mqtt
 
 from tests.device.devices import credentials, data_topic
 from tests.processes import Server, create_app
-
-
-@contextmanager
-def _api(server: Server, app: dict[str, str]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        token = client.post("/iocm/app/sec/v1.1.0/login", data={"appId": app["appId"], "secret": app["secret"]})
-        client.headers.update({"app_key": app["appId"], "Authorization": f"Bearer {token.json()['accessToken']}"})
-        yield client
 
 
 def test_every_acknowledged_report_survives_a_hard_kill(tmp_path: Path) -> None:
@@ -31,7 +20,7 @@ def test_every_acknowledged_report_survives_a_hard_kill(tmp_path: Path) -> None:
     server = Server(data_dir, "--no-tls")
     try:
         app = create_app(data_dir, "durable")
-        with _api(server, app) as api:
+        with server.api(app) as api:
             registered = api.post(
                 "/iocm/app/reg/v2.0.0/deviceCredentials",
                 json={"deviceInfo": {"nodeId": str(uuid.uuid4()), "model": "M"}},
@@ -43,7 +32,7 @@ def test_every_acknowledged_report_survives_a_hard_kill(tmp_path: Path) -> None:
 
     restarted = Server(data_dir, "--no-tls")
     try:
-        with _api(restarted, app) as api:
+        with restarted.api(app) as api:
             body = api.get(
                 "/iocm/app/data/v1.2.0/deviceDataHistory",
                 params={"deviceId": registered["deviceId"], "pageSize": 2000},

@@ -9,20 +9,11 @@ import sqlalchemy as sa
 
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import desired_history
-from tests.device.devices import RawClient, data_topic, listening, mqtt_device, wait_until
+from tests.device.devices import RawClient, data_topic, desired_message, listening, mqtt_device, wait_until
 from tests.harness import App, PlatformThread
 from tests.receiver import Inbox
 
 SHADOW = "/iocm/app/shadow/v1.5.0/devices"
-
-
-def desired_message(client: RawClient) -> dict[str, Any]:
-    packet = client.receive()
-    assert isinstance(packet, codec.Publish), packet
-    assert packet.qos == 1
-    client.send(codec.PubAck(packet.packet_id or 0))
-    message: dict[str, Any] = json.loads(packet.payload)
-    return message
 
 
 def answer(client: RawClient, device_id: str, mid: int, errcode: int) -> None:
