@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -88,6 +89,16 @@ class PlatformThread:
 
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, headers={"Authorization": f"Bearer {self.admin_token}"})
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; answer whether it held."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
 
 
 def reset_database(url: str) -> None:

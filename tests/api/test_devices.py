@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from iotdm.store import devices as device_store
-from tests.harness import App, PlatformThread, assert_error, unique_node_id
+from tests.harness import App, PlatformThread, assert_error, unique_node_id, wait_until
 from tests.profiles import import_profile, new_profile
 from tests.receiver import Inbox
 
@@ -57,15 +57,6 @@ DEVICE_EVENTS = (
 def events(app: App) -> Inbox:
     """The app subscribed to every device notifyType; ``settled()`` answers what it was pushed, in arrival order."""
     return Inbox(app, *DEVICE_EVENTS)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def concurrently(app: App, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:

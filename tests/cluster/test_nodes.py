@@ -18,8 +18,8 @@ from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import nodes
 from tests import harness
 from tests.device.apps import app_client, subscribe
-from tests.device.devices import RawClient, credentials, desired_message, listening, mqtt_device, wait_until
-from tests.harness import App, PlatformThread
+from tests.device.devices import RawClient, credentials, desired_message, listening, mqtt_device
+from tests.harness import App, PlatformThread, wait_until
 from tests.processes import Server, create_app
 
 DEVICES = "/iocm/app/dm/v1.4.0/devices"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,16 +13,6 @@ import paho.mqtt.client as mqtt
 from iotdm.domain.device_auth import expected_password
 from iotdm.southbound.mqtt import codec
 from tests.harness import App, PlatformThread
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    """Poll ``condition`` until it holds or ``seconds`` pass; answer whether it held."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def hour_stamp(moment: datetime | None = None) -> str:

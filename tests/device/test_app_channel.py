@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import app_clients, pushes
 from tests.device.apps import app_client, app_topic, subscribe
-from tests.device.devices import RawClient, wait_until
-from tests.harness import App, PlatformThread, unique_node_id
+from tests.device.devices import RawClient
+from tests.harness import App, PlatformThread, unique_node_id, wait_until
 
 
 def test_pushes_arrive_over_mqtt_and_client_ids_are_listed(node: PlatformThread, app: App) -> None:

@@ -18,9 +18,8 @@ from tests.device.devices import (
     data_topic,
     hour_stamp,
     mqtt_device,
-    wait_until,
 )
-from tests.harness import App, PlatformThread
+from tests.harness import App, PlatformThread, wait_until
 from tests.receiver import Inbox
 
 DEVICES = "/iocm/app/dm/v1.4.0/devices"

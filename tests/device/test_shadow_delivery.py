@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from iotdm.southbound.mqtt import codec
 from iotdm.store.schema import desired_history
-from tests.device.devices import RawClient, data_topic, desired_message, listening, mqtt_device, wait_until
-from tests.harness import App, PlatformThread
+from tests.device.devices import RawClient, data_topic, desired_message, listening, mqtt_device
+from tests.harness import App, PlatformThread, wait_until
 from tests.receiver import Inbox
 
 SHADOW = "/iocm/app/shadow/v1.5.0/devices"
